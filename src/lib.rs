@@ -1,0 +1,10 @@
+//! wirelab: a packet-level measurement toolkit — capture, TCP reassembly and protocol analysis.
+//!
+//! Data flows one way: capture file → [`capture::reader`] → [`decode`] → [`tcp`] reassembly →
+//! [`analysis`] → [`render`] (terminal tables, JSON, follow output).
+
+pub mod analysis;
+pub mod capture;
+pub mod decode;
+pub mod render;
+pub mod tcp;

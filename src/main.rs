@@ -1,0 +1,239 @@
+//! The `wirelab` command line: argument parsing, input opening, and exit codes (anyhow at the edge).
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use wirelab::analysis::{self, Observer, Summary};
+use wirelab::capture::{CaptureReader, Frame, ReadError};
+use wirelab::decode::Decoded;
+use wirelab::render::follow::{self, Chunk, FollowFormat};
+use wirelab::render::{packets, summary};
+use wirelab::tcp::{PacketInfo, StreamEvent};
+
+/// Exit codes scripts can rely on.
+mod exit {
+    /// Analysis complete.
+    pub const OK: u8 = 0;
+    /// Bad usage, unreadable input, or a file that is not a capture.
+    pub const USAGE: u8 = 2;
+    /// The capture is damaged: everything before the damage was analyzed and printed.
+    pub const DAMAGED: u8 = 3;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "wirelab",
+    version,
+    about = "See protocol behaviour on the wire: TCP handshakes, streams, HTTP and WebSocket.",
+    long_about = "wirelab reads packet captures (pcap or pcapng, from Wireshark, tcpdump or wirelab itself), \
+reassembles every TCP connection the way Wireshark does, and prints what happened on the wire.",
+    after_help = "Examples:\n  \
+wirelab analyze capture.pcapng              summary and conversations table\n  \
+wirelab analyze capture.pcap --packets      Wireshark-style packet list, then the summary\n  \
+wirelab analyze capture.pcap --json | jq .tcp\n  \
+tcpdump -i lo -w - port 8080 | wirelab analyze -\n  \
+wirelab follow capture.pcap --stream 0      both directions of connection 0, like tshark -z follow\n\n\
+Exit codes: 0 success, 2 usage error or not a capture, 3 capture damaged (analysis of everything before the damage was printed)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyze a capture: summary, TCP conversations, anomalies (or JSON with --json).
+    #[command(after_help = "The conversations table numbers connections like Wireshark's tcp.stream, so \
+`wirelab follow FILE --stream N` and Wireshark's `tcp.stream eq N` show the same connection.\n\n\
+History letters (Zeek style; uppercase = the side that sent the SYN): S SYN, H SYN-ACK, A pure ACK, \
+D data, F FIN, R RST, T retransmission, W zero window, ^ capture began with the SYN-ACK.")]
+    Analyze {
+        /// Capture file (pcap or pcapng); `-` reads standard input.
+        file: PathBuf,
+        /// Print one JSON object (schema in the README) instead of tables.
+        #[arg(long, conflicts_with = "packets")]
+        json: bool,
+        /// Print the packet list first (No., Time, Source, Destination, Protocol, Length, Info).
+        #[arg(long)]
+        packets: bool,
+        /// Show every conversation row (default: the first 50).
+        #[arg(long)]
+        all: bool,
+        /// Do not draw a progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Print both directions of one TCP connection in delivery order, like Wireshark's "Follow TCP Stream".
+    #[command(after_help = "Formats match `tshark -q -z follow,tcp,FORMAT,N` (raw, ascii, hex); `bytes` writes \
+the reassembled payload itself, ready to pipe into a file or another tool.")]
+    Follow {
+        /// Capture file (pcap or pcapng); `-` reads standard input.
+        file: PathBuf,
+        /// Connection number, as in the conversations table and Wireshark's tcp.stream.
+        #[arg(long, short)]
+        stream: u32,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value = "ascii")]
+        format: FollowFormat,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("wirelab: error: {e:#}");
+            ExitCode::from(exit::USAGE)
+        }
+    }
+}
+
+fn open_input(path: &PathBuf) -> Result<(Box<dyn Read>, Option<u64>, String)> {
+    if path.as_os_str() == "-" {
+        return Ok((Box::new(io::stdin().lock()), None, "<stdin>".into()));
+    }
+    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let len = f.metadata().ok().map(|m| m.len());
+    Ok((Box::new(f), len, path.display().to_string()))
+}
+
+fn reader_for(path: &PathBuf) -> Result<(CaptureReader<Box<dyn Read>>, Option<u64>, String)> {
+    let (input, len, name) = open_input(path)?;
+    let reader = CaptureReader::new(input).map_err(|e| match e {
+        ReadError::NotACapture(why) => anyhow::anyhow!("{name}: {why}"),
+        ReadError::Io(e) => anyhow::anyhow!("{name}: {e}"),
+    })?;
+    Ok((reader, len, name))
+}
+
+fn progress_bar(len: Option<u64>, quiet: bool) -> Option<ProgressBar> {
+    let len = len.filter(|&l| l > 32 << 20 && !quiet)?;
+    let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} analyzing {bar:30} {bytes}/{total_bytes} {msg} ({eta})")
+            .ok()?
+            .progress_chars("█▉ "),
+    );
+    Some(pb)
+}
+
+fn warn_damage(s: &Summary, name: &str) -> u8 {
+    match &s.capture.damage {
+        Some(d) => {
+            eprintln!(
+                "wirelab: warning: {name} is damaged at byte offset {}: {}. Analyzed the {} packets before it.",
+                d.offset, d.reason, s.capture.packets
+            );
+            exit::DAMAGED
+        }
+        None => exit::OK,
+    }
+}
+
+struct AnalyzeObs<W: Write> {
+    out: Option<W>,
+    t0: Option<i128>,
+    pb: Option<ProgressBar>,
+    err: Option<io::Error>,
+}
+
+impl<W: Write> Observer for AnalyzeObs<W> {
+    fn packet(&mut self, frame: &Frame<'_>, decoded: &Decoded<'_>, tcp: Option<&PacketInfo>) {
+        if let Some(out) = &mut self.out {
+            let t0 = *self.t0.get_or_insert(frame.ts_ns);
+            if self.err.is_none() {
+                if let Err(e) = writeln!(out, "{}", packets::line(frame, decoded, tcp, t0)) {
+                    self.err = Some(e);
+                }
+            }
+        }
+    }
+    fn progress(&mut self, position: u64, packets: u64) {
+        if let Some(pb) = &self.pb {
+            pb.set_position(position);
+            pb.set_message(format!("{} packets", summary::thousands(packets)));
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Analyze { file, json, packets: list, all, quiet } => {
+            let (reader, len, name) = reader_for(&file)?;
+            let stdout = io::stdout();
+            let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+            if list {
+                writeln!(out, "{}", packets::header())?;
+            }
+            let mut obs = AnalyzeObs { out: list.then_some(&mut out), t0: None, pb: progress_bar(len, quiet), err: None };
+            let s = analysis::analyze(reader, &mut obs).with_context(|| format!("reading {name}"))?;
+            if let Some(pb) = obs.pb.take() {
+                pb.finish_and_clear();
+            }
+            if let Some(e) = obs.err.take() {
+                if e.kind() == io::ErrorKind::BrokenPipe {
+                    return Ok(exit::OK);
+                }
+                return Err(e.into());
+            }
+            if json {
+                let doc = serde_json::json!({
+                    "wirelab": { "version": env!("CARGO_PKG_VERSION"), "schema": 1 },
+                    "file": name,
+                    "capture": s.capture,
+                    "tcp": s.tcp,
+                    "anomalies": s.anomalies,
+                    "conversations": s.conversations,
+                });
+                serde_json::to_writer_pretty(&mut out, &doc)?;
+                writeln!(out)?;
+            } else {
+                if list {
+                    writeln!(out)?;
+                }
+                out.write_all(summary::render(&name, &s, if all { None } else { Some(50) }).as_bytes())?;
+            }
+            match out.flush() {
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(exit::OK),
+                r => r?,
+            }
+            Ok(warn_damage(&s, &name))
+        }
+        Command::Follow { file, stream, format } => {
+            let (reader, _, name) = reader_for(&file)?;
+            struct FollowObs {
+                stream: u32,
+                chunks: Vec<Chunk>,
+            }
+            impl Observer for FollowObs {
+                fn stream(&mut self, ev: &StreamEvent<'_>) {
+                    if let StreamEvent::Data { stream, dir, bytes, .. } = ev {
+                        if *stream == self.stream {
+                            self.chunks.push(Chunk { dir: *dir, bytes: bytes.to_vec() });
+                        }
+                    }
+                }
+            }
+            let mut obs = FollowObs { stream, chunks: vec![] };
+            let s = analysis::analyze(reader, &mut obs).with_context(|| format!("reading {name}"))?;
+            let Some(conn) = s.conversations.get(stream as usize) else {
+                anyhow::bail!("{name} has {} TCP connections (0..{}); there is no stream {stream}", s.conversations.len(), s.conversations.len().saturating_sub(1).max(0));
+            };
+            let chunks = obs.chunks;
+            let bytes = follow::render(format, stream, Some((conn.a, conn.b)), &chunks);
+            let mut out = io::stdout().lock();
+            match out.write_all(&bytes).and_then(|_| out.flush()) {
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+                r => r?,
+            }
+            Ok(warn_damage(&s, &name))
+        }
+    }
+}

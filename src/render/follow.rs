@@ -1,0 +1,97 @@
+//! "Follow TCP Stream" output in tshark's `-z follow,tcp,FORMAT,N` layouts (raw, ascii, hex),
+//! plus plain bytes for piping into other tools.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+/// One delivered chunk of one direction (0 = node 0, the connection's first sender).
+#[derive(Debug, Clone)]
+pub struct Chunk {
+    pub dir: u8,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FollowFormat {
+    /// Hex, one line per chunk, node 1 indented by a tab (tshark's `raw`).
+    Raw,
+    /// Text with each chunk's length first (tshark's `ascii`).
+    Ascii,
+    /// Hex dump with offsets and a text column (tshark's `hex`).
+    Hex,
+    /// The payload bytes themselves, both directions concatenated.
+    Bytes,
+}
+
+impl FollowFormat {
+    fn name(self) -> &'static str {
+        match self {
+            FollowFormat::Raw => "raw",
+            FollowFormat::Ascii => "ascii",
+            FollowFormat::Hex => "hex",
+            FollowFormat::Bytes => "bytes",
+        }
+    }
+}
+
+/// Renders the follow output. For [`FollowFormat::Bytes`] the result is the raw payload.
+pub fn render(format: FollowFormat, stream: u32, nodes: Option<(SocketAddr, SocketAddr)>, chunks: &[Chunk]) -> Vec<u8> {
+    if format == FollowFormat::Bytes {
+        return chunks.iter().flat_map(|c| c.bytes.iter().copied()).collect();
+    }
+    let mut s = String::new();
+    let bar = "===================================================================";
+    let _ = writeln!(s, "\n{bar}\nFollow: tcp,{}\nFilter: tcp.stream eq {stream}", format.name());
+    let node = |a: Option<SocketAddr>| a.map(|a| format!("{}:{}", a.ip(), a.port())).unwrap_or_default();
+    let _ = writeln!(s, "Node 0: {}", node(nodes.map(|n| n.0)));
+    let _ = writeln!(s, "Node 1: {}", node(nodes.map(|n| n.1)));
+    let mut offsets = [0usize; 2];
+    for c in chunks {
+        let tab = if c.dir == 1 { "\t" } else { "" };
+        match format {
+            FollowFormat::Raw => {
+                s.push_str(tab);
+                for b in &c.bytes {
+                    let _ = write!(s, "{b:02x}");
+                }
+                s.push('\n');
+            }
+            FollowFormat::Ascii => {
+                let _ = writeln!(s, "{tab}{}", c.bytes.len());
+                for &b in &c.bytes {
+                    s.push(if b == b'\n' || b == b'\r' || b == b'\t' || (0x20..0x7f).contains(&b) { b as char } else { '.' });
+                }
+                s.push('\n');
+            }
+            FollowFormat::Hex => {
+                let off = &mut offsets[c.dir as usize & 1];
+                for line in c.bytes.chunks(16) {
+                    let _ = write!(s, "{tab}{:08x}  ", *off);
+                    for i in 0..16 {
+                        match line.get(i) {
+                            Some(b) => {
+                                let _ = write!(s, "{b:02x} ");
+                            }
+                            None => s.push_str("   "),
+                        }
+                        if i == 7 {
+                            s.push(' ');
+                        }
+                    }
+                    s.push(' ');
+                    for (i, &b) in line.iter().enumerate() {
+                        s.push(if (0x20..0x7f).contains(&b) { b as char } else { '.' });
+                        if i == 7 && line.len() > 8 {
+                            s.push(' ');
+                        }
+                    }
+                    s.push('\n');
+                    *off += line.len();
+                }
+            }
+            FollowFormat::Bytes => unreachable!(),
+        }
+    }
+    let _ = writeln!(s, "{bar}");
+    s.into_bytes()
+}

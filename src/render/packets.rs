@@ -1,0 +1,179 @@
+//! The packet list: one line per frame with Wireshark's columns (No., Time, Source, Destination,
+//! Protocol, Length, Info), the Info text worded as Wireshark words it.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use crate::capture::reader::Frame;
+use crate::decode::{flags::*, linktype, Decoded, Net, Problem, TcpSeg, Transport};
+use crate::tcp::tracker::analysis;
+use crate::tcp::PacketInfo;
+
+/// Header line matching [`line`]'s columns.
+pub fn header() -> String {
+    format!("{:>7} {:>12} {:>15}   {:<15} {:<8} {:>6} {}", "No.", "Time", "Source", "Destination", "Protocol", "Length", "Info")
+}
+
+/// Formats one packet-list line. `t0_ns` is the first frame's timestamp.
+pub fn line(frame: &Frame<'_>, decoded: &Decoded<'_>, tcp: Option<&PacketInfo>, t0_ns: i128) -> String {
+    let rel = (frame.ts_ns - t0_ns) as f64 / 1e9;
+    let (src, dst, proto, info) = columns(frame, decoded, tcp);
+    format!("{:>7} {:>12.6} {:>15} → {:<15} {:<8} {:>6} {}", frame.number, rel, src, dst, proto, frame.orig_len, info)
+}
+
+fn mac(m: [u8; 6]) -> String {
+    m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
+fn columns(frame: &Frame<'_>, decoded: &Decoded<'_>, tcp: Option<&PacketInfo>) -> (String, String, String, String) {
+    let (msrc, mdst) = decoded.mac.map(|(s, d)| (mac(s), mac(d))).unwrap_or_default();
+    match decoded.net {
+        Ok(Net::Ip { src, dst, transport }) => {
+            let (s, d) = (src.to_string(), dst.to_string());
+            let v6 = matches!(src, IpAddr::V6(_));
+            match transport {
+                Transport::Tcp(seg) => (s, d, "TCP".into(), tcp.map(|i| tcp_info(&seg, i)).unwrap_or_default()),
+                Transport::Udp { sport, dport, len } => {
+                    (s, d, "UDP".into(), format!("{sport} → {dport} Len={}", len.saturating_sub(8)))
+                }
+                Transport::Icmp { v6: is6, kind, code } => {
+                    (s, d, if is6 { "ICMPv6" } else { "ICMP" }.into(), icmp_info(is6, kind, code))
+                }
+                Transport::Other(p) => (s, d, (if v6 { "IPv6" } else { "IPv4" }).into(), format!("IP protocol {p}")),
+                Transport::Fragment(p) => {
+                    (s, d, (if v6 { "IPv6" } else { "IPv4" }).into(), format!("Fragmented IP protocol (proto={p})"))
+                }
+                Transport::Broken(p) => {
+                    (s, d, (if p == 6 { "TCP" } else { "UDP" }).into(), "[Malformed Packet]".into())
+                }
+            }
+        }
+        Ok(Net::Arp) => (msrc, mdst, "ARP".into(), "ARP".into()),
+        Ok(Net::OtherEther(et)) => (msrc, mdst, format!("0x{et:04x}"), format!("Ethernet II, type 0x{et:04x}")),
+        Err(Problem::UnsupportedLinkType(lt)) => {
+            (String::new(), String::new(), linktype::name(lt), format!("{} bytes of link type {lt}", frame.data.len()))
+        }
+        Err(Problem::Malformed(why)) => (msrc, mdst, "?".into(), format!("[Malformed Packet: {why}]")),
+    }
+}
+
+fn icmp_info(v6: bool, kind: u8, code: u8) -> String {
+    let name = match (v6, kind) {
+        (false, 0) => "Echo (ping) reply",
+        (false, 8) => "Echo (ping) request",
+        (false, 3) => "Destination unreachable",
+        (false, 11) => "Time-to-live exceeded",
+        (true, 128) => "Echo (ping) request",
+        (true, 129) => "Echo (ping) reply",
+        (true, 1) => "Destination Unreachable",
+        (true, 133) => "Router Solicitation",
+        (true, 134) => "Router Advertisement",
+        (true, 135) => "Neighbor Solicitation",
+        (true, 136) => "Neighbor Advertisement",
+        _ => return format!("Type {kind}, code {code}"),
+    };
+    name.to_string()
+}
+
+/// `60720 → 6810 [SYN] Seq=0 Win=65495 Len=0 MSS=65495 ...`, with analysis prefixes.
+pub fn tcp_info(seg: &TcpSeg<'_>, i: &PacketInfo) -> String {
+    let mut s = String::with_capacity(96);
+    let a = i.analysis;
+    if a & analysis::PORT_REUSED != 0 {
+        s.push_str("[TCP Port numbers reused] ");
+    }
+    if a & analysis::LOST_SEGMENT != 0 {
+        s.push_str("[TCP Previous segment not captured] ");
+    }
+    if a & analysis::KEEP_ALIVE != 0 {
+        s.push_str("[TCP Keep-Alive] ");
+    }
+    if a & analysis::RETRANSMISSION != 0 {
+        s.push_str("[TCP Retransmission] ");
+    }
+    if a & analysis::OUT_OF_ORDER != 0 {
+        s.push_str("[TCP Out-Of-Order] ");
+    }
+    if a & analysis::ZERO_WINDOW != 0 {
+        s.push_str("[TCP ZeroWindow] ");
+    }
+    if a & analysis::WINDOW_UPDATE != 0 {
+        s.push_str("[TCP Window Update] ");
+    }
+    if let Some((orig, n)) = i.dup_of {
+        let _ = write!(s, "[TCP Dup ACK {orig}#{n}] ");
+    }
+    let _ = write!(s, "{} → {} [{}] Seq={}", seg.sport, seg.dport, flag_names(seg.flags), i.rel_seq);
+    if seg.has(ACK) {
+        let _ = write!(s, " Ack={}", i.rel_ack);
+    }
+    let _ = write!(s, " Win={} Len={}", i.window, seg.seg_len);
+    push_options(&mut s, seg.options);
+    s
+}
+
+/// `SYN, ACK` etc., in Wireshark's order.
+pub fn flag_names(f: u8) -> String {
+    const NAMES: [(u8, &str); 8] =
+        [(FIN, "FIN"), (SYN, "SYN"), (RST, "RST"), (PSH, "PSH"), (ACK, "ACK"), (URG, "URG"), (ECE, "ECN"), (CWR, "CWR")];
+    let v: Vec<&str> = NAMES.iter().filter(|(b, _)| f & b != 0).map(|(_, n)| *n).collect();
+    if v.is_empty() {
+        "<None>".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+fn push_options(s: &mut String, opts: &[u8]) {
+    let mut i = 0;
+    while i < opts.len() {
+        let kind = opts[i];
+        if kind == 0 {
+            break;
+        }
+        if kind == 1 {
+            i += 1;
+            continue;
+        }
+        let Some(&len) = opts.get(i + 1) else { break };
+        let len = len as usize;
+        if len < 2 || i + len > opts.len() {
+            break;
+        }
+        let v = &opts[i + 2..i + len];
+        let be32 = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        match (kind, v.len()) {
+            (2, 2) => {
+                let _ = write!(s, " MSS={}", u16::from_be_bytes([v[0], v[1]]));
+            }
+            (3, 1) => {
+                let _ = write!(s, " WS={}", 1u64 << v[0].min(14));
+            }
+            (4, 0) => s.push_str(" SACK_PERM"),
+            (5, n) if n % 8 == 0 => {
+                for b in v.chunks(8) {
+                    let _ = write!(s, " SLE={} SRE={}", be32(&b[..4]), be32(&b[4..]));
+                }
+            }
+            (8, 8) => {
+                let _ = write!(s, " TSval={} TSecr={}", be32(&v[..4]), be32(&v[4..]));
+            }
+            _ => {}
+        }
+        i += len;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syn_info_reads_like_wireshark() {
+        let opts = [2, 4, 0xff, 0xd7, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7];
+        let seg = TcpSeg { sport: 60720, dport: 6810, seq: 5, ack: 0, flags: SYN, window: 65495, options: &opts, seg_len: 0, payload: &[] };
+        let info = PacketInfo { window: 65495, ..Default::default() };
+        assert_eq!(tcp_info(&seg, &info), "60720 → 6810 [SYN] Seq=0 Win=65495 Len=0 MSS=65495 SACK_PERM TSval=1 TSecr=0 WS=128");
+        assert_eq!(flag_names(FIN | PSH | ACK), "FIN, PSH, ACK");
+    }
+}
