@@ -214,10 +214,16 @@ fn run(cli: Cli) -> Result<u8> {
             }
             impl Observer for FollowObs {
                 fn stream(&mut self, ev: &StreamEvent<'_>) {
-                    if let StreamEvent::Data { stream, dir, bytes, .. } = ev {
-                        if *stream == self.stream {
-                            self.chunks.push(Chunk { dir: *dir, bytes: bytes.to_vec() });
+                    match ev {
+                        StreamEvent::Data { stream, dir, bytes, .. } if *stream == self.stream => {
+                            self.chunks.push(Chunk { dir: *dir, bytes: bytes.to_vec(), missing: false });
                         }
+                        // Like Wireshark, a segment cut by the snaplen shows what was captured,
+                        // with no marker; bytes lost between segments get one.
+                        StreamEvent::Gap { stream, dir, len, snaplen: false, .. } if *stream == self.stream => {
+                            self.chunks.push(Chunk::missing(*dir, *len));
+                        }
+                        _ => {}
                     }
                 }
             }

@@ -123,7 +123,43 @@ pub fn decode(link_type: u32, data: &[u8]) -> Decoded<'_> {
         }
         other => return Decoded { net: Err(Problem::UnsupportedLinkType(other)), mac: None },
     };
+    // etherparse stops at PPPoE sessions and MPLS label stacks; unwrap them and go on from IP.
+    if sliced.net.is_none() {
+        if let Some(ep) = sliced.ether_payload() {
+            if let Some(ip) = tunnelled_ip(ep.ether_type.0, ep.payload) {
+                return match LaxSlicedPacket::from_ip(ip) {
+                    Ok(inner) => Decoded { net: from_sliced(&inner), mac },
+                    Err(_) => Decoded { net: Err(Problem::Malformed("invalid IP header inside PPPoE/MPLS")), mac },
+                };
+            }
+        }
+    }
     Decoded { net: from_sliced(&sliced), mac }
+}
+
+/// The IP packet inside a PPPoE session frame or below an MPLS label stack, if there is one.
+fn tunnelled_ip(ether_type: u16, payload: &[u8]) -> Option<&[u8]> {
+    match ether_type {
+        // PPPoE session: 6-byte header, then the 2-byte PPP protocol (0x0021 IPv4, 0x0057 IPv6).
+        0x8864 => {
+            let proto = u16::from_be_bytes([*payload.get(6)?, *payload.get(7)?]);
+            matches!(proto, 0x0021 | 0x0057).then(|| &payload[8..])
+        }
+        // MPLS unicast/multicast: 4-byte labels until the bottom-of-stack bit.
+        0x8847 | 0x8848 => {
+            let mut i = 0;
+            loop {
+                let label = payload.get(i..i + 4)?;
+                i += 4;
+                if label[2] & 1 == 1 {
+                    break;
+                }
+            }
+            let rest = &payload[i..];
+            matches!(rest.first()? >> 4, 4 | 6).then_some(rest)
+        }
+        _ => None,
+    }
 }
 
 fn bad(why: &'static str) -> Decoded<'static> {
@@ -265,6 +301,22 @@ mod tests {
         for (lt, data) in [(linktype::NULL, &null[..]), (linktype::LINUX_SLL, &sll), (linktype::LINUX_SLL2, &sll2), (linktype::RAW, ip), (linktype::IPV4, ip)] {
             let d = decode(lt, data);
             assert!(matches!(d.net, Ok(Net::Ip { transport: Transport::Tcp(_), .. })), "link type {lt}: {:?}", d.net);
+        }
+    }
+
+    #[test]
+    fn pppoe_and_mpls_are_unwrapped() {
+        let f = tcp_frame(b"x");
+        let ip = &f[14..];
+        let mut pppoe = f[..12].to_vec();
+        pppoe.extend([0x88, 0x64, 0x11, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x21]);
+        pppoe.extend(ip);
+        let mut mpls = f[..12].to_vec();
+        mpls.extend([0x88, 0x47, 0x00, 0x01, 0x00, 0x40, 0x00, 0x02, 0x01, 0x40]);
+        mpls.extend(ip);
+        for frame in [pppoe, mpls] {
+            let d = decode(linktype::ETHERNET, &frame);
+            assert!(matches!(d.net, Ok(Net::Ip { transport: Transport::Tcp(_), .. })), "{:?}", d.net);
         }
     }
 

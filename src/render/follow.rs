@@ -9,6 +9,18 @@ use std::net::SocketAddr;
 pub struct Chunk {
     pub dir: u8,
     pub bytes: Vec<u8>,
+    /// A marker for bytes the capture lost, not stream data.
+    pub missing: bool,
+}
+
+impl Chunk {
+    /// The marker Wireshark shows for a gap: `[N bytes missing in capture file]`, with the
+    /// terminating NUL that tshark's raw output also carries.
+    pub fn missing(dir: u8, len: u64) -> Chunk {
+        let mut bytes = format!("[{len} bytes missing in capture file]").into_bytes();
+        bytes.push(0);
+        Chunk { dir, bytes, missing: true }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -37,12 +49,12 @@ impl FollowFormat {
 /// Renders the follow output. For [`FollowFormat::Bytes`] the result is the raw payload.
 pub fn render(format: FollowFormat, stream: u32, nodes: Option<(SocketAddr, SocketAddr)>, chunks: &[Chunk]) -> Vec<u8> {
     if format == FollowFormat::Bytes {
-        return chunks.iter().flat_map(|c| c.bytes.iter().copied()).collect();
+        return chunks.iter().filter(|c| !c.missing).flat_map(|c| c.bytes.iter().copied()).collect();
     }
     let mut s = String::new();
     let bar = "===================================================================";
     let _ = writeln!(s, "\n{bar}\nFollow: tcp,{}\nFilter: tcp.stream eq {stream}", format.name());
-    let node = |a: Option<SocketAddr>| a.map(|a| format!("{}:{}", a.ip(), a.port())).unwrap_or_default();
+    let node = |a: Option<SocketAddr>| a.map(|a| a.to_string()).unwrap_or_default();
     let _ = writeln!(s, "Node 0: {}", node(nodes.map(|n| n.0)));
     let _ = writeln!(s, "Node 1: {}", node(nodes.map(|n| n.1)));
     let mut offsets = [0usize; 2];

@@ -18,8 +18,9 @@ pub const MAX_PENDING: usize = 4 << 20;
 pub enum Delivery<'a> {
     /// Stream bytes starting at `offset`.
     Data { offset: u64, bytes: &'a [u8] },
-    /// `len` bytes at `offset` were never captured.
-    Gap { offset: u64, len: u64 },
+    /// `len` bytes at `offset` were never captured. `snaplen` is true when they were on the
+    /// wire in a captured frame but beyond the capture's snapshot length.
+    Gap { offset: u64, len: u64, snaplen: bool },
 }
 
 /// How a segment related to what this direction had already seen.
@@ -144,7 +145,7 @@ impl HalfStream {
         }
         if end > self.next {
             // The snaplen cut this segment: its tail was on the wire but not in the file.
-            out(Delivery::Gap { offset: self.next, len: end - self.next });
+            out(Delivery::Gap { offset: self.next, len: end - self.next, snaplen: true });
             self.missing += end - self.next;
             self.next = end;
         }
@@ -203,7 +204,7 @@ impl HalfStream {
         if let Some((&first, _)) = self.pending.first_key_value() {
             if first > self.next {
                 let len = first - self.next;
-                out(Delivery::Gap { offset: self.next, len });
+                out(Delivery::Gap { offset: self.next, len, snaplen: false });
                 self.missing += len;
                 self.next = first;
             }
@@ -311,7 +312,7 @@ mod tests {
         assert_eq!(h.pending_bytes(), 0);
         assert_eq!(h.missing_bytes(), 3);
         assert_eq!(log.len(), 3);
-        assert!(log[1].contains("Gap { offset: 3, len: 3 }"));
+        assert!(log[1].contains("Gap { offset: 3, len: 3, snaplen: false }"));
     }
 
     #[test]

@@ -20,7 +20,7 @@ const OOO_THRESHOLD_NS: i128 = 3_000_000;
 #[derive(Debug)]
 pub enum StreamEvent<'a> {
     Data { stream: u32, dir: u8, ts_ns: i128, frame: u64, offset: u64, bytes: &'a [u8] },
-    Gap { stream: u32, dir: u8, ts_ns: i128, frame: u64, offset: u64, len: u64 },
+    Gap { stream: u32, dir: u8, ts_ns: i128, frame: u64, offset: u64, len: u64, snaplen: bool },
     /// The connection has ended (FIN both ways, RST, or end of capture); no more events follow.
     End { stream: u32 },
 }
@@ -498,7 +498,9 @@ fn split(h: &mut [HalfStream; 2], d: usize) -> (&mut HalfStream, &mut HalfStream
 fn emit(sink: &mut impl FnMut(StreamEvent<'_>), stream: u32, dir: u8, ts_ns: i128, frame: u64, d: Delivery<'_>) {
     match d {
         Delivery::Data { offset, bytes } => sink(StreamEvent::Data { stream, dir, ts_ns, frame, offset, bytes }),
-        Delivery::Gap { offset, len } => sink(StreamEvent::Gap { stream, dir, ts_ns, frame, offset, len }),
+        Delivery::Gap { offset, len, snaplen } => {
+            sink(StreamEvent::Gap { stream, dir, ts_ns, frame, offset, len, snaplen })
+        }
     }
 }
 

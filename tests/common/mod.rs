@@ -1,0 +1,93 @@
+//! Shared helpers for integration tests: the wirelab binary, the shared corpus, and tshark as an oracle.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn wirelab() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wirelab"))
+}
+
+pub fn run(args: &[&str]) -> Output {
+    wirelab().args(args).output().expect("run wirelab")
+}
+
+/// The public test captures, beside the checkout as `../shared/corpus`.
+pub fn corpus() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let p = here.join("../shared/corpus/pcapplusplus");
+    assert!(p.is_dir(), "corpus not found at {} (it lives beside the checkout in ../shared)", p.display());
+    p
+}
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+pub fn analyze_json(path: &Path) -> serde_json::Value {
+    let out = run(&["analyze", "--json", "-q", path.to_str().unwrap()]);
+    assert!(out.status.code() == Some(0) || out.status.code() == Some(3), "analyze {}: {:?}", path.display(), out);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("json of {}: {e}", path.display()))
+}
+
+/// Whether tshark is installed. CI installs it (`make test` does), so a missing tshark fails
+/// there; elsewhere the oracle tests say so loudly and fail too, rather than pass silently.
+pub fn tshark() -> Command {
+    let mut c = Command::new("tshark");
+    c.env("LC_ALL", "C");
+    c
+}
+
+/// TCP counts according to tshark: (connections, syn, syn_ack, fin, rst).
+/// Counted per frame over real TCP headers (not the quoted headers inside ICMP errors).
+pub fn tshark_tcp_counts(path: &Path) -> [u64; 5] {
+    let out = tshark()
+        .args(["-r", path.to_str().unwrap(), "-T", "fields", "-E", "separator=;", "-E", "occurrence=f"])
+        .args(["-e", "tcp.stream", "-e", "tcp.flags.syn", "-e", "tcp.flags.ack", "-e", "tcp.flags.fin", "-e", "tcp.flags.reset"])
+        .output()
+        .expect("tshark must be installed (make test installs it)");
+    assert!(out.status.success(), "tshark failed on {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    let mut streams = std::collections::BTreeSet::new();
+    let mut c = [0u64; 5];
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let f: Vec<&str> = line.split(';').collect();
+        if f[0].is_empty() {
+            continue;
+        }
+        streams.insert(f[0].to_string());
+        let on = |s: &str| s == "1" || s == "True";
+        let (syn, ack, fin, rst) = (on(f[1]), on(f[2]), on(f[3]), on(f[4]));
+        c[1] += (syn && !ack) as u64;
+        c[2] += (syn && ack) as u64;
+        c[3] += fin as u64;
+        c[4] += rst as u64;
+    }
+    c[0] = streams.len() as u64;
+    c
+}
+
+/// `tshark -q -z follow,tcp,raw,N` for each of `streams`, in one tshark run, keyed by stream.
+/// (tshark prints the blocks in reverse order of the `-z` arguments, so each block is matched
+/// by its own `Filter: tcp.stream eq N` line.)
+pub fn tshark_follow_raw(path: &Path, streams: &[u32]) -> std::collections::BTreeMap<u32, String> {
+    let mut cmd = tshark();
+    cmd.args(["-r", path.to_str().unwrap(), "-q"]);
+    for n in streams {
+        cmd.args(["-z", &format!("follow,tcp,raw,{n}")]);
+    }
+    let out = cmd.output().expect("tshark must be installed");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let start = "\n===================================================================\nFollow: ";
+    let mut blocks = std::collections::BTreeMap::new();
+    for b in text.split(start).skip(1) {
+        let block = format!("{start}{b}");
+        let n: u32 = block
+            .lines()
+            .find_map(|l| l.strip_prefix("Filter: tcp.stream eq "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no stream number in tshark block of {}", path.display()));
+        blocks.insert(n, block);
+    }
+    assert_eq!(blocks.len(), streams.len(), "tshark follow output of {}", path.display());
+    blocks
+}
