@@ -78,37 +78,41 @@ fn icmp_info(v6: bool, kind: u8, code: u8) -> String {
 /// `60720 → 6810 [SYN] Seq=0 Win=65495 Len=0 MSS=65495 ...`, with analysis prefixes.
 pub fn tcp_info(seg: &TcpSeg<'_>, i: &PacketInfo) -> String {
     let mut s = String::with_capacity(96);
+    // Wireshark prepends each label in turn, so they read in the reverse of its call order.
     let a = i.analysis;
-    if a & analysis::PORT_REUSED != 0 {
-        s.push_str("[TCP Port numbers reused] ");
-    }
-    if a & analysis::LOST_SEGMENT != 0 {
-        s.push_str("[TCP Previous segment not captured] ");
-    }
-    if a & analysis::KEEP_ALIVE != 0 {
-        s.push_str("[TCP Keep-Alive] ");
-    }
-    if a & analysis::RETRANSMISSION != 0 {
-        s.push_str("[TCP Retransmission] ");
-    }
-    if a & analysis::OUT_OF_ORDER != 0 {
-        s.push_str("[TCP Out-Of-Order] ");
-    }
-    if a & analysis::ZERO_WINDOW != 0 {
-        s.push_str("[TCP ZeroWindow] ");
-    }
-    if a & analysis::WINDOW_UPDATE != 0 {
-        s.push_str("[TCP Window Update] ");
-    }
-    if let Some((orig, n)) = i.dup_of {
-        let _ = write!(s, "[TCP Dup ACK {orig}#{n}] ");
+    let labels: [(u16, &str); 13] = [
+        (analysis::ZERO_WINDOW, "[TCP ZeroWindow] "),
+        (analysis::DUP_ACK, ""),
+        (analysis::KEEP_ALIVE_ACK, "[TCP Keep-Alive ACK] "),
+        (analysis::KEEP_ALIVE, "[TCP Keep-Alive] "),
+        (analysis::WINDOW_UPDATE, "[TCP Window Update] "),
+        (analysis::ACKED_UNSEEN, "[TCP ACKed unseen segment] "),
+        (analysis::LOST_SEGMENT, "[TCP Previous segment not captured] "),
+        (analysis::OUT_OF_ORDER, "[TCP Out-Of-Order] "),
+        (analysis::SPURIOUS_RETRANSMISSION, "[TCP Spurious Retransmission] "),
+        (analysis::FAST_RETRANSMISSION, "[TCP Fast Retransmission] "),
+        (analysis::RETRANSMISSION, "[TCP Retransmission] "),
+        (analysis::PORT_REUSED, "[TCP Port numbers reused] "),
+        (0, ""),
+    ];
+    for (bit, text) in labels {
+        if a & bit == 0 {
+            continue;
+        }
+        if bit == analysis::DUP_ACK {
+            if let Some((orig, n)) = i.dup_of {
+                let _ = write!(s, "[TCP Dup ACK {orig}#{n}] ");
+            }
+        } else {
+            s.push_str(text);
+        }
     }
     let _ = write!(s, "{} → {} [{}] Seq={}", seg.sport, seg.dport, flag_names(seg.flags), i.rel_seq);
     if seg.has(ACK) {
         let _ = write!(s, " Ack={}", i.rel_ack);
     }
     let _ = write!(s, " Win={} Len={}", i.window, seg.seg_len);
-    push_options(&mut s, seg.options);
+    push_options(&mut s, seg.options, i.peer_base);
     s
 }
 
@@ -124,7 +128,7 @@ pub fn flag_names(f: u8) -> String {
     }
 }
 
-fn push_options(s: &mut String, opts: &[u8]) {
+fn push_options(s: &mut String, opts: &[u8], peer_base: u32) {
     let mut i = 0;
     while i < opts.len() {
         let kind = opts[i];
@@ -152,7 +156,8 @@ fn push_options(s: &mut String, opts: &[u8]) {
             (4, 0) => s.push_str(" SACK_PERM"),
             (5, n) if n % 8 == 0 => {
                 for b in v.chunks(8) {
-                    let _ = write!(s, " SLE={} SRE={}", be32(&b[..4]), be32(&b[4..]));
+                    let (l, r) = (be32(&b[..4]).wrapping_sub(peer_base), be32(&b[4..]).wrapping_sub(peer_base));
+                    let _ = write!(s, " SLE={l} SRE={r}");
                 }
             }
             (8, 8) => {

@@ -51,6 +51,11 @@ pub mod analysis {
     pub const PORT_REUSED: u16 = 64;
     pub const FAST_RETRANSMISSION: u16 = 128;
     pub const WINDOW_UPDATE: u16 = 256;
+    pub const SPURIOUS_RETRANSMISSION: u16 = 512;
+    pub const KEEP_ALIVE_ACK: u16 = 1024;
+    pub const ACKED_UNSEEN: u16 = 2048;
+    /// Every kind Wireshark's `tcp.analysis.retransmission` matches.
+    pub const ANY_RETRANSMISSION: u16 = RETRANSMISSION | FAST_RETRANSMISSION | SPURIOUS_RETRANSMISSION;
 }
 
 /// Statistics of one connection.
@@ -116,6 +121,8 @@ pub struct PacketInfo {
     pub analysis: u16,
     /// For a duplicate ACK: (frame of the original ACK, duplicate number).
     pub dup_of: Option<(u64, u32)>,
+    /// The peer's base sequence number (SACK edges are shown relative to it).
+    pub peer_base: u32,
 }
 
 #[derive(Debug, Default)]
@@ -127,12 +134,19 @@ struct DirState {
     /// Highest sequence number + length seen (Wireshark's nextseq).
     nextseq: Option<u32>,
     nextseq_ns: i128,
+    /// Highest sequence number the peer should acknowledge (Wireshark's maxseqtobeacked).
+    maxseqtobeacked: Option<u32>,
+    /// Raw ACK field and window of this direction's previous packet.
     last_ack: Option<u32>,
-    last_win: u16,
-    last_ack_frame: u64,
-    dup_count: u32,
-    /// Window scale shift from the SYN, or None when unknown.
-    wscale: Option<u8>,
+    last_win: Option<u16>,
+    last_ack_ns: i128,
+    /// Frame of the last ACK that was not a duplicate.
+    last_nondup_frame: u64,
+    /// Duplicate-ACK counter; -1 after an ACK of unseen data (Wireshark's dupacknum).
+    dup_count: i32,
+    last_was_keepalive: bool,
+    /// Wireshark's win_scale: the shift when known, -1 unknown, -2 known to be unscaled.
+    wscale: i8,
     saw_syn: bool,
     fin: bool,
     history: u16,
@@ -148,6 +162,10 @@ struct ConnState {
     orig: u8,
     synack_seq: Option<u32>,
     syn_ns: Option<i128>,
+    /// Most recent pure SYN, and the first RTT measured from it (Wireshark's ts_first_rtt),
+    /// which sets the out-of-order threshold.
+    mru_syn_ns: Option<i128>,
+    first_rtt_ns: Option<i128>,
     rst: bool,
     ended: bool,
 }
@@ -259,7 +277,6 @@ impl Tracker {
             st.dir[d].saw_syn = true;
             if st.dir[d].syn_seq.is_none() {
                 st.dir[d].syn_seq = Some(seg.seq);
-                st.dir[d].wscale = syn_window_scale(seg.options);
             }
             if !has(ACK) {
                 st.orig = dir;
@@ -284,55 +301,117 @@ impl Tracker {
             }
         }
 
-        // Analysis flags, judged against what this direction had sent before.
-        let seglen = seg.seg_len.wrapping_add(has(SYN) as u32).wrapping_add(has(FIN) as u32);
-        let ds = &mut st.dir[d];
-        if seg.window == 0 && !has(SYN | FIN | RST) {
-            analysis |= analysis::ZERO_WINDOW;
-        }
-        if let Some(next) = ds.nextseq {
-            let diff = seg.seq.wrapping_sub(next) as i32;
-            if seglen > 0 && diff > 0 && !has(RST) {
-                analysis |= analysis::LOST_SEGMENT;
-            } else if seglen <= 1 && !has(SYN | FIN | RST) && next.wrapping_sub(1) == seg.seq && seg.seg_len <= 1 && diff == -1 {
-                analysis |= analysis::KEEP_ALIVE;
-            } else if seglen > 0 && diff < 0 && !has(RST) {
-                let end_diff = seg.seq.wrapping_add(seglen).wrapping_sub(next) as i32;
-                let thresh = self.conns[i].handshake_rtt_ns.unwrap_or(OOO_THRESHOLD_NS).min(OOO_THRESHOLD_NS.max(1));
-                if ts_ns - ds.nextseq_ns < thresh && end_diff != 0 {
-                    analysis |= analysis::OUT_OF_ORDER;
-                } else {
-                    analysis |= analysis::RETRANSMISSION;
-                }
+        // Analysis flags, in the order of Wireshark 4.0's tcp_analyze_sequence_number(), judged
+        // on absolute numbers against what each direction had sent before.
+        let plen = seg.seg_len;
+        let ctl = has(SYN | FIN | RST);
+        let gt = |a: u32, b: u32| (a.wrapping_sub(b) as i32) > 0;
+        let lt = |a: u32, b: u32| (a.wrapping_sub(b) as i32) < 0;
+        let (fwd, rev) = {
+            let (x, y) = st.dir.split_at_mut(1);
+            if d == 0 {
+                (&mut x[0], &mut y[0])
+            } else {
+                (&mut y[0], &mut x[0])
             }
-        }
+        };
         let mut dup_of = None;
-        if has(ACK) {
-            if seglen == 0 && !has(SYN | FIN | RST) && ds.last_ack == Some(seg.ack) && ds.last_win == seg.window && analysis & analysis::KEEP_ALIVE == 0 {
-                ds.dup_count += 1;
-                analysis |= analysis::DUP_ACK;
-                dup_of = Some((ds.last_ack_frame, ds.dup_count));
-            } else if ds.last_ack != Some(seg.ack) || seglen > 0 || has(SYN | FIN | RST) {
-                ds.dup_count = 0;
-                ds.last_ack_frame = frame;
-            } else if ds.last_win != seg.window {
-                ds.dup_count = 0;
-                ds.last_ack_frame = frame;
-                if seglen == 0 {
-                    analysis |= analysis::WINDOW_UPDATE;
+        let at_next = fwd.nextseq == Some(seg.seq);
+        let zero_window_probe = plen == 1 && at_next && rev.last_win == Some(0);
+        let mut keepalive = false;
+        'fwd: {
+            if zero_window_probe {
+                break 'fwd;
+            }
+            if seg.window == 0 && !ctl {
+                analysis |= analysis::ZERO_WINDOW;
+            }
+            if let Some(next) = fwd.nextseq {
+                if gt(seg.seq, next) && !has(RST) {
+                    analysis |= analysis::LOST_SEGMENT;
+                }
+                if plen <= 1 && seg.seq == next.wrapping_sub(1) && !ctl {
+                    analysis |= analysis::KEEP_ALIVE;
+                    keepalive = true;
                 }
             }
-            ds.last_ack = Some(seg.ack);
-            ds.last_win = seg.window;
-        }
-        let end = seg.seq.wrapping_add(seglen);
-        match ds.nextseq {
-            Some(n) if (end.wrapping_sub(n) as i32) <= 0 => {}
-            _ => {
-                ds.nextseq = Some(end);
-                ds.nextseq_ns = ts_ns;
+            let same_ack = fwd.last_ack == Some(seg.ack);
+            if plen == 0 && seg.window != 0 && fwd.last_win != Some(seg.window) && at_next && same_ack && !ctl {
+                analysis |= analysis::WINDOW_UPDATE;
+            }
+            if plen == 0 && seg.window != 0 && fwd.last_win == Some(seg.window) && at_next && same_ack && !ctl {
+                if rev.last_was_keepalive {
+                    analysis |= analysis::KEEP_ALIVE_ACK;
+                    break 'fwd;
+                }
+                fwd.dup_count = if fwd.dup_count < 0 { 1 } else { fwd.dup_count + 1 };
+                analysis |= analysis::DUP_ACK;
+                dup_of = Some((fwd.last_nondup_frame, fwd.dup_count as u32));
             }
         }
+        if fwd.last_ack != Some(seg.ack) {
+            fwd.last_nondup_frame = frame;
+            fwd.dup_count = 0;
+        }
+        if let Some(m) = rev.maxseqtobeacked {
+            if has(ACK) && gt(seg.ack, m) {
+                match rev.nextseq {
+                    Some(n) if lt(m, n) => {
+                        rev.maxseqtobeacked = Some(n);
+                        analysis |= analysis::ACKED_UNSEEN;
+                    }
+                    _ => {
+                        if rev.dup_count == 0 {
+                            analysis |= analysis::ACKED_UNSEEN;
+                        }
+                        rev.dup_count = -1;
+                    }
+                }
+            }
+        }
+        if (plen > 0 || has(SYN | FIN)) && !keepalive {
+            let mut not_advanced = matches!(fwd.nextseq, Some(n) if lt(seg.seq, n));
+            if plen > 1 && fwd.nextseq.map(|n| n.wrapping_sub(1)) == Some(seg.seq) {
+                not_advanced = false;
+            }
+            let ooo_thresh = st.first_rtt_ns.filter(|&r| r > 0).unwrap_or(OOO_THRESHOLD_NS);
+            let next_plus = seg.seq.wrapping_add(plen).wrapping_add(has(SYN | FIN) as u32);
+            if plen > 0 && matches!(rev.last_ack, Some(la) if la != 0 && !gt(seg.seq.wrapping_add(plen), la)) {
+                analysis |= analysis::SPURIOUS_RETRANSMISSION;
+            } else if not_advanced
+                && rev.dup_count >= 2
+                && rev.last_ack == Some(seg.seq)
+                && ts_ns - rev.last_ack_ns < 20_000_000
+            {
+                analysis |= analysis::FAST_RETRANSMISSION;
+            } else if not_advanced && ts_ns - fwd.nextseq_ns < ooo_thresh && fwd.nextseq != Some(next_plus) {
+                analysis |= analysis::OUT_OF_ORDER;
+            } else if not_advanced {
+                analysis |= analysis::RETRANSMISSION;
+            }
+        }
+        let end = seg.seq.wrapping_add(plen).wrapping_add(has(SYN | FIN) as u32);
+        if !zero_window_probe {
+            if fwd.nextseq.is_none_or(|n| gt(end, n)) {
+                fwd.nextseq = Some(end);
+                fwd.nextseq_ns = ts_ns;
+            }
+            if fwd.maxseqtobeacked.is_none_or(|m| m == seg.seq) {
+                fwd.maxseqtobeacked = fwd.nextseq;
+            }
+        }
+        fwd.last_win = Some(seg.window);
+        fwd.last_ack = Some(seg.ack);
+        fwd.last_ack_ns = ts_ns;
+        fwd.last_was_keepalive = keepalive;
+        if syn_only {
+            st.mru_syn_ns = Some(ts_ns);
+        } else if seg.flags & (SYN | ACK) == ACK && st.first_rtt_ns.is_none() {
+            if let Some(s0) = st.mru_syn_ns {
+                st.first_rtt_ns = Some(ts_ns - s0);
+            }
+        }
+        let ds = &mut st.dir[d];
         if has(FIN) {
             ds.fin = true;
         }
@@ -340,11 +419,21 @@ impl Tracker {
             st.rst = true;
         }
 
-        // Window as Wireshark shows it: scaled once both SYNs were seen.
-        let window = match (st.dir[d].wscale, st.dir[1 - d].wscale, st.dir[d].saw_syn && st.dir[1 - d].saw_syn) {
-            _ if has(SYN) => seg.window as u64,
-            (Some(s), Some(_), true) => (seg.window as u64) << s.min(14),
-            (_, _, true) => seg.window as u64,
+        // Window scaling as Wireshark tracks it: a WS option sets the shift; after each SYN,
+        // a side without one makes both unscaled (RFC 7323: scaling needs both SYNs to agree).
+        if let Some(shift) = syn_window_scale(seg.options) {
+            st.dir[d].wscale = shift.min(14) as i8;
+        }
+        if has(SYN) {
+            if st.dir[d].wscale == -1 {
+                st.dir[d].wscale = -2;
+                st.dir[1 - d].wscale = -2;
+            } else if has(ACK) && st.dir[1 - d].wscale == -2 {
+                st.dir[d].wscale = -2;
+            }
+        }
+        let window = match st.dir[d].wscale {
+            s if s >= 0 && !has(SYN) => (seg.window as u64) << s,
             _ => seg.window as u64,
         };
 
@@ -374,7 +463,7 @@ impl Tracker {
             }
         }
         let ds = &mut st.dir[d];
-        if analysis & analysis::RETRANSMISSION != 0 {
+        if analysis & analysis::ANY_RETRANSMISSION != 0 {
             c.retransmissions += 1;
             push_counted(&mut c.history, &mut ds.retrans_marks, if orig_side { 'T' } else { 't' });
         }
@@ -412,9 +501,12 @@ impl Tracker {
                 self.end_stream(idx, sink);
             }
         }
-        let c = &mut self.conns[i];
-        c.missing = [self.states[i].half[0].missing_bytes(), self.states[i].half[1].missing_bytes()];
-        PacketInfo { stream: idx, dir, rel_seq, rel_ack, window, analysis, dup_of }
+        let st = &self.states[i];
+        if !st.ended {
+            self.conns[i].missing = [st.half[0].missing_bytes(), st.half[1].missing_bytes()];
+        }
+        let peer_base = st.dir[1 - d].base.unwrap_or(0);
+        PacketInfo { stream: idx, dir, rel_seq, rel_ack, window, analysis, dup_of, peer_base }
     }
 
     /// End of capture: deliver whatever is still buffered, skipping holes.
@@ -470,10 +562,12 @@ impl Tracker {
         });
         self.states.push(ConnState {
             half: [HalfStream::new(), HalfStream::new()],
-            dir: [DirState::default(), DirState::default()],
+            dir: [DirState { wscale: -1, ..DirState::default() }, DirState { wscale: -1, ..DirState::default() }],
             orig: 0,
             synack_seq: None,
             syn_ns: None,
+            mru_syn_ns: None,
+            first_rtt_ns: None,
             rst: false,
             ended: false,
         });
@@ -533,4 +627,54 @@ pub fn syn_window_scale(options: &[u8]) -> Option<u8> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(seq: u32, ack: u32, flags: u8, payload: &[u8], seg_len: u32) -> TcpSeg<'_> {
+        TcpSeg { sport: 0, dport: 0, seq, ack, flags, window: 100, options: &[], seg_len, payload }
+    }
+
+    #[test]
+    fn missing_bytes_survive_the_end_of_the_stream() {
+        let a: SocketAddr = "10.0.0.1:1000".parse().unwrap();
+        let b: SocketAddr = "10.0.0.2:80".parse().unwrap();
+        let mut t = Tracker::new();
+        let mut sink = |_: StreamEvent<'_>| {};
+        let mut p = |t: &mut Tracker, n: u64, from_a: bool, s: TcpSeg<'_>| {
+            let (src, dst) = if from_a { (a, b) } else { (b, a) };
+            t.packet(n, n as i128, 60, src, dst, &s, &mut sink)
+        };
+        p(&mut t, 1, true, seg(100, 0, SYN, b"", 0));
+        p(&mut t, 2, false, seg(500, 101, SYN | ACK, b"", 0));
+        p(&mut t, 3, true, seg(101, 501, ACK, b"", 0));
+        // 10 bytes on the wire, 4 captured (snaplen).
+        p(&mut t, 4, true, seg(101, 501, ACK | PSH, b"GET ", 10));
+        p(&mut t, 5, true, seg(111, 501, ACK | FIN, b"", 0));
+        p(&mut t, 6, false, seg(501, 112, ACK | FIN, b"", 0));
+        let i = p(&mut t, 7, true, seg(112, 502, ACK, b"", 0));
+        let c = &t.connections()[0];
+        assert!(c.handshake);
+        assert_eq!(c.missing, [6, 0]);
+        assert_eq!(c.close, Some(Close { dir: 0, how: CloseHow::Fin }));
+        assert_eq!(c.history, "ShADFf");
+        assert_eq!((i.rel_seq, i.rel_ack), (12, 2));
+    }
+
+    #[test]
+    fn new_syn_with_other_isn_starts_a_new_stream() {
+        let a: SocketAddr = "10.0.0.1:1000".parse().unwrap();
+        let b: SocketAddr = "10.0.0.2:80".parse().unwrap();
+        let mut t = Tracker::new();
+        let mut sink = |_: StreamEvent<'_>| {};
+        t.packet(1, 1, 60, a, b, &seg(100, 0, SYN, b"", 0), &mut sink);
+        let again = t.packet(2, 2, 60, a, b, &seg(100, 0, SYN, b"", 0), &mut sink);
+        assert_eq!(again.stream, 0, "same ISN: a retransmitted SYN");
+        let reused = t.packet(3, 3, 60, a, b, &seg(9000, 0, SYN, b"", 0), &mut sink);
+        assert_eq!(reused.stream, 1);
+        assert_ne!(reused.analysis & analysis::PORT_REUSED, 0);
+        assert_eq!(t.connections().len(), 2);
+    }
 }

@@ -38,17 +38,25 @@ pub fn tshark() -> Command {
     c
 }
 
-/// TCP counts according to tshark: (connections, syn, syn_ack, fin, rst).
-/// Counted per frame over real TCP headers (not the quoted headers inside ICMP errors).
-pub fn tshark_tcp_counts(path: &Path) -> [u64; 5] {
+/// The JSON `tcp` keys that [`tshark_tcp_counts`] returns, in order.
+pub const TCP_COUNT_KEYS: [&str; 10] =
+    ["connections", "syn", "syn_ack", "fin", "rst", "retransmissions", "out_of_order", "dup_acks", "lost_segments", "zero_windows"];
+
+/// TCP counts according to tshark, in the order of [`TCP_COUNT_KEYS`]. Flags are counted per
+/// frame over the first TCP header (not the quoted headers inside ICMP errors); the analysis
+/// counts are frames carrying `tcp.analysis.retransmission` (plain, fast and spurious),
+/// `.out_of_order`, `.duplicate_ack`, `.lost_segment` and `.zero_window`.
+pub fn tshark_tcp_counts(path: &Path) -> [u64; 10] {
     let out = tshark()
         .args(["-r", path.to_str().unwrap(), "-T", "fields", "-E", "separator=;", "-E", "occurrence=f"])
         .args(["-e", "tcp.stream", "-e", "tcp.flags.syn", "-e", "tcp.flags.ack", "-e", "tcp.flags.fin", "-e", "tcp.flags.reset"])
+        .args(["-e", "tcp.analysis.retransmission", "-e", "tcp.analysis.out_of_order", "-e", "tcp.analysis.duplicate_ack"])
+        .args(["-e", "tcp.analysis.lost_segment", "-e", "tcp.analysis.zero_window"])
         .output()
         .expect("tshark must be installed (make test installs it)");
     assert!(out.status.success(), "tshark failed on {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
     let mut streams = std::collections::BTreeSet::new();
-    let mut c = [0u64; 5];
+    let mut c = [0u64; 10];
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let f: Vec<&str> = line.split(';').collect();
         if f[0].is_empty() {
@@ -61,6 +69,9 @@ pub fn tshark_tcp_counts(path: &Path) -> [u64; 5] {
         c[2] += (syn && ack) as u64;
         c[3] += fin as u64;
         c[4] += rst as u64;
+        for k in 5..10 {
+            c[k] += (!f[k].is_empty()) as u64;
+        }
     }
     c[0] = streams.len() as u64;
     c
