@@ -49,6 +49,7 @@ fn packet_list_info_reads_as_tshark() {
         let ours: std::collections::HashMap<&str, &str> = ours
             .lines()
             .skip(1)
+            .take_while(|l| !l.is_empty()) // the summary follows the list after a blank line
             .filter_map(|l| {
                 let no = l.split_whitespace().next()?;
                 // Columns: No. Time Source → Destination Protocol Length Info
