@@ -107,7 +107,7 @@ fn open_input(path: &PathBuf) -> Result<(Box<dyn Read>, Option<u64>, String)> {
 fn reader_for(path: &PathBuf) -> Result<(CaptureReader<Box<dyn Read>>, Option<u64>, String)> {
     let (input, len, name) = open_input(path)?;
     let reader = CaptureReader::new(input).map_err(|e| match e {
-        ReadError::NotACapture(why) => anyhow::anyhow!("{name}: {why}"),
+        ReadError::NotACapture(why) => anyhow::anyhow!("{name}: not a capture file ({why})"),
         ReadError::Io(e) => anyhow::anyhow!("{name}: {e}"),
     })?;
     Ok((reader, len, name))
