@@ -184,14 +184,7 @@ fn run(cli: Cli) -> Result<u8> {
                 return Err(e.into());
             }
             if json {
-                let doc = serde_json::json!({
-                    "wirelab": { "version": env!("CARGO_PKG_VERSION"), "schema": 1 },
-                    "file": name,
-                    "capture": s.capture,
-                    "tcp": s.tcp,
-                    "anomalies": s.anomalies,
-                    "conversations": s.conversations,
-                });
+                let doc = analysis::Report::new(&name, &s);
                 serde_json::to_writer_pretty(&mut out, &doc)?;
                 writeln!(out)?;
             } else {

@@ -87,6 +87,30 @@ pub struct Anomaly {
     pub detail: String,
 }
 
+/// Version of the `--json` schema; bumped only on incompatible changes.
+pub const JSON_SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolInfo {
+    pub version: &'static str,
+    pub schema: u32,
+}
+
+/// The `--json` document: the summary plus where it came from, in a stable field order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report<'a> {
+    pub wirelab: ToolInfo,
+    pub file: &'a str,
+    #[serde(flatten)]
+    pub summary: &'a Summary,
+}
+
+impl<'a> Report<'a> {
+    pub fn new(file: &'a str, summary: &'a Summary) -> Self {
+        Report { wirelab: ToolInfo { version: env!("CARGO_PKG_VERSION"), schema: JSON_SCHEMA }, file, summary }
+    }
+}
+
 /// Everything `analyze` knows at the end of a capture.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {

@@ -36,6 +36,8 @@ pub enum CloseHow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Close {
     /// 0 = endpoint A (source of the connection's first packet), 1 = endpoint B.
+    /// In JSON: `"by": "A"` or `"B"`.
+    #[serde(rename = "by", serialize_with = "ser_side")]
     pub dir: u8,
     pub how: CloseHow,
 }
@@ -96,6 +98,10 @@ pub struct Conn {
     pub missing: [u64; 2],
     /// Frame number of the first packet.
     pub first_frame: u64,
+}
+
+fn ser_side<S: serde::Serializer>(dir: &u8, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(if *dir == 0 { "A" } else { "B" })
 }
 
 fn ser_secs<S: serde::Serializer>(ns: &i128, s: S) -> Result<S::Ok, S::Error> {

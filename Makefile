@@ -1,0 +1,53 @@
+# wirelab — one command for each job. Every target installs what it needs first.
+#   make demo    set up, build, and analyze a bundled capture (the main demo)
+#   make test    set up, build, and run the whole test suite (what CI runs)
+#   make bench   analyzer speed and memory beside tshark and tcpdump on a 1M-packet capture
+#   make fuzz    run the cargo-fuzz targets for FUZZ_SECONDS each
+
+SHELL := /bin/bash
+APT_PACKAGES := libpcap-dev tshark tcpdump nginx-light wrk curl python3 build-essential pkg-config
+CARGO ?= cargo
+FUZZ_SECONDS ?= 60
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup deps rust build demo test bench fuzz clean
+
+setup: deps rust
+
+# System packages, installed only when one is missing.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "==> installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# The Rust toolchain (rustup), when cargo is not on the PATH yet.
+rust:
+	@command -v $(CARGO) >/dev/null 2>&1 || [ -x "$$HOME/.cargo/bin/cargo" ] || { \
+	  echo "==> installing Rust with rustup"; \
+	  curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal; }
+
+build: setup
+	@PATH="$$HOME/.cargo/bin:$$PATH" $(CARGO) build --release --quiet
+	@echo "==> built target/release/wirelab"
+
+demo: build
+	@echo; echo "==> wirelab analyze tests/fixtures/curl-nginx-keepalive.pcapng --packets"
+	@./target/release/wirelab analyze tests/fixtures/curl-nginx-keepalive.pcapng --packets
+	@echo; echo "==> wirelab follow tests/fixtures/curl-nginx-keepalive.pcapng --stream 1"
+	@./target/release/wirelab follow tests/fixtures/curl-nginx-keepalive.pcapng --stream 1 | head -30
+	@echo; echo "Try: ./target/release/wirelab --help"
+
+test: setup
+	@PATH="$$HOME/.cargo/bin:$$PATH" $(CARGO) test --all-targets
+
+bench: build
+	@bash bench/analyze.sh
+
+fuzz: setup
+	@bash fuzz/run.sh $(FUZZ_SECONDS)
+
+clean:
+	@$(CARGO) clean
