@@ -51,6 +51,10 @@ log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
 
 # ---------------------------------------------------------------- prerequisites
+# rustup installs cargo in ~/.cargo/bin, which a fresh shell (or make) may not have on PATH.
+if ! command -v cargo >/dev/null 2>&1 && [[ -x $HOME/.cargo/bin/cargo ]]; then
+    PATH="$HOME/.cargo/bin:$PATH"
+fi
 missing=()
 for tool in tcpdump tshark capinfos; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
@@ -117,7 +121,7 @@ make_capture() {
 
     # Static content: a few small files of various sizes.
     local www="$OUT/www"
-    rm -rf "$www" "$OUT/nginx-tmp"
+    rm -rf "$www" "$OUT/nginx-tmp" "$OUT"/wrk-*.log
     mkdir -p "$www" "$OUT/nginx-tmp"
     printf '<!doctype html><title>wirelab bench</title><p>hello</p>\n' >"$www/index.html"
     head -c 512 /dev/zero | tr '\0' 'a' >"$www/small.txt"
