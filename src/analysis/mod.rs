@@ -170,7 +170,14 @@ pub fn analyze<R: Read>(mut reader: CaptureReader<R>, obs: &mut impl Observer) -
                     "tcp"
                 }
                 Transport::Udp { .. } => "udp",
-                Transport::Icmp { .. } => "icmp",
+                Transport::Icmp { quoted_tcp, .. } => {
+                    // Wireshark files a quoted TCP header under its connection (creating it if
+                    // needed), so it counts toward tcp.stream; it changes no statistics.
+                    if let Some((s, d)) = quoted_tcp {
+                        tracker.quoted(frame.number, frame.ts_ns, s, d);
+                    }
+                    "icmp"
+                }
                 Transport::Other(_) => "other_ip",
                 Transport::Fragment(p) => {
                     anomalies.add("ip_fragment", frame.number, frame.offset, || {
@@ -211,7 +218,7 @@ pub fn analyze<R: Read>(mut reader: CaptureReader<R>, obs: &mut impl Observer) -
     if let Some(d) = &damage {
         anomalies.add("capture_damaged", 0, d.offset, || format!("{} (at byte offset {})", d.reason, d.offset));
     }
-    let conversations = tracker.connections().to_vec();
+    let conversations = tracker.into_connections();
     tcp.connections = conversations.len() as u64;
     for c in &conversations {
         tcp.syn += c.syn as u64;

@@ -3,7 +3,7 @@
 //! Built on etherparse's lax slicers, so frames cut short by the snaplen still decode as far as
 //! they go. Everything that cannot be decoded comes back as a [`Problem`] for the anomalies table.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, LinkSlice, TransportSlice};
 
@@ -48,7 +48,9 @@ impl TcpSeg<'_> {
 pub enum Transport<'a> {
     Tcp(TcpSeg<'a>),
     Udp { sport: u16, dport: u16, len: u16 },
-    Icmp { v6: bool, kind: u8, code: u8 },
+    /// `quoted_tcp`: for an ICMP error quoting a TCP header (at least 12 bytes of it, as
+    /// Wireshark requires), the quoted segment's (source, destination) endpoints.
+    Icmp { v6: bool, kind: u8, code: u8, quoted_tcp: Option<(SocketAddr, SocketAddr)> },
     /// Another IP protocol, by number.
     Other(u8),
     /// IP fragment whose transport header is not in this frame.
@@ -223,17 +225,40 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Result<Net<'a>, Problem> {
         Some(TransportSlice::Udp(u)) => Transport::Udp { sport: u.source_port(), dport: u.destination_port(), len: u.length() },
         Some(TransportSlice::Icmpv4(i)) => {
             let b = i.slice();
-            Transport::Icmp { v6: false, kind: b[0], code: b[1] }
+            // Errors: destination unreachable, source quench, redirect, time exceeded, parameter problem.
+            let is_error = matches!(b[0], 3 | 4 | 5 | 11 | 12);
+            let quoted_tcp = if is_error { quoted_tcp(i.payload()) } else { None };
+            Transport::Icmp { v6: false, kind: b[0], code: b[1], quoted_tcp }
         }
         Some(TransportSlice::Icmpv6(i)) => {
             let b = i.slice();
-            Transport::Icmp { v6: true, kind: b[0], code: b[1] }
+            // Errors are types 1-4 (unreachable, too big, time exceeded, parameter problem).
+            let quoted_tcp = if (1..=4).contains(&b[0]) { quoted_tcp(i.payload()) } else { None };
+            Transport::Icmp { v6: true, kind: b[0], code: b[1], quoted_tcp }
         }
         _ if ip_payload.fragmented => Transport::Fragment(proto),
         _ if proto == 6 || proto == 17 => Transport::Broken(proto),
         _ => Transport::Other(proto),
     };
     Ok(Net::Ip { src, dst, transport })
+}
+
+/// Endpoints of a TCP segment quoted in an ICMP error, when at least 12 bytes of its header
+/// are there (Wireshark stops before its connection lookup with fewer).
+fn quoted_tcp(quote: &[u8]) -> Option<(SocketAddr, SocketAddr)> {
+    let inner = LaxSlicedPacket::from_ip(quote).ok()?;
+    let (src, dst, payload) = match &inner.net {
+        Some(LaxNetSlice::Ipv4(v4)) => (IpAddr::from(v4.header().source()), IpAddr::from(v4.header().destination()), v4.payload().clone()),
+        Some(LaxNetSlice::Ipv6(v6)) => (IpAddr::from(v6.header().source()), IpAddr::from(v6.header().destination()), v6.payload().clone()),
+        _ => return None,
+    };
+    if payload.ip_number.0 != 6 || payload.fragmented || payload.payload.len() < 12 {
+        return None;
+    }
+    let t = payload.payload;
+    let sport = u16::from_be_bytes([t[0], t[1]]);
+    let dport = u16::from_be_bytes([t[2], t[3]]);
+    Some((SocketAddr::new(src, sport), SocketAddr::new(dst, dport)))
 }
 
 /// IP payload length according to the IP header, for frames cut short by the snaplen.
@@ -318,6 +343,25 @@ mod tests {
             let d = decode(linktype::ETHERNET, &frame);
             assert!(matches!(d.net, Ok(Net::Ip { transport: Transport::Tcp(_), .. })), "{:?}", d.net);
         }
+    }
+
+    #[test]
+    fn icmp_error_quoting_tcp() {
+        let quoted = tcp_frame(b"")[14..].to_vec();
+        let icmp = |quote: &[u8]| {
+            let b = PacketBuilder::ipv4([10, 0, 0, 9], [10, 0, 0, 1], 64).icmpv4_raw(3, 1, [0; 4]);
+            let mut v = Vec::new();
+            b.write(&mut v, quote).unwrap();
+            v
+        };
+        let full = icmp(&quoted);
+        let Ok(Net::Ip { transport: Transport::Icmp { quoted_tcp: Some((s, d)), .. }, .. }) = decode(linktype::RAW, &full).net else {
+            panic!()
+        };
+        assert_eq!((s.port(), d.port()), (1234, 80));
+        // IP header + only 8 bytes of TCP: Wireshark makes no stream of it, nor do we.
+        let short = icmp(&quoted[..28]);
+        assert!(matches!(decode(linktype::RAW, &short).net, Ok(Net::Ip { transport: Transport::Icmp { quoted_tcp: None, .. }, .. })));
     }
 
     #[test]

@@ -36,7 +36,7 @@ fn columns(frame: &Frame<'_>, decoded: &Decoded<'_>, tcp: Option<&PacketInfo>) -
                 Transport::Udp { sport, dport, len } => {
                     (s, d, "UDP".into(), format!("{sport} → {dport} Len={}", len.saturating_sub(8)))
                 }
-                Transport::Icmp { v6: is6, kind, code } => {
+                Transport::Icmp { v6: is6, kind, code, .. } => {
                     (s, d, if is6 { "ICMPv6" } else { "ICMP" }.into(), icmp_info(is6, kind, code))
                 }
                 Transport::Other(p) => (s, d, (if v6 { "IPv6" } else { "IPv4" }).into(), format!("IP protocol {p}")),

@@ -211,6 +211,20 @@ impl Tracker {
         &self.conns
     }
 
+    pub fn into_connections(self) -> Vec<Conn> {
+        self.conns
+    }
+
+    /// A TCP header quoted inside an ICMP error: it belongs to the connection of its 4-tuple,
+    /// which is created if none exists (as Wireshark does), but it changes no statistics.
+    pub fn quoted(&mut self, frame: u64, ts_ns: i128, src: SocketAddr, dst: SocketAddr) -> u32 {
+        let k = key(src, dst);
+        match self.map.get(&k) {
+            Some(&i) => i,
+            None => self.new_conn(k, frame, ts_ns, src, dst),
+        }
+    }
+
     /// Takes one TCP segment. Reassembled bytes are handed to `sink` as they become in order.
     #[allow(clippy::too_many_arguments)]
     pub fn packet(

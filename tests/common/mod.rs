@@ -51,7 +51,7 @@ pub fn tshark_tcp_counts(path: &Path) -> [u64; 10] {
         .args(["-r", path.to_str().unwrap(), "-T", "fields", "-E", "separator=;", "-E", "occurrence=f"])
         .args(["-e", "tcp.stream", "-e", "tcp.flags.syn", "-e", "tcp.flags.ack", "-e", "tcp.flags.fin", "-e", "tcp.flags.reset"])
         .args(["-e", "tcp.analysis.retransmission", "-e", "tcp.analysis.out_of_order", "-e", "tcp.analysis.duplicate_ack"])
-        .args(["-e", "tcp.analysis.lost_segment", "-e", "tcp.analysis.zero_window"])
+        .args(["-e", "tcp.analysis.lost_segment", "-e", "tcp.analysis.zero_window", "-e", "icmp.type", "-e", "icmpv6.type"])
         .output()
         .expect("tshark must be installed (make test installs it)");
     assert!(out.status.success(), "tshark failed on {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
@@ -63,6 +63,11 @@ pub fn tshark_tcp_counts(path: &Path) -> [u64; 10] {
             continue;
         }
         streams.insert(f[0].to_string());
+        if !f[10].is_empty() || !f[11].is_empty() {
+            // A TCP header quoted in an ICMP error: it belongs to a stream, but its flags are
+            // not a packet's own.
+            continue;
+        }
         let on = |s: &str| s == "1" || s == "True";
         let (syn, ack, fin, rst) = (on(f[1]), on(f[2]), on(f[3]), on(f[4]));
         c[1] += (syn && !ack) as u64;
