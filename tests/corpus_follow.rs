@@ -36,6 +36,20 @@ fn follow_matches_expected_payload_files() {
 
 #[test]
 fn follow_raw_equals_tshark_for_every_corpus_stream() {
+    follow_equals_tshark("raw");
+}
+
+#[test]
+fn follow_ascii_equals_tshark_for_every_corpus_stream() {
+    follow_equals_tshark("ascii");
+}
+
+#[test]
+fn follow_hex_equals_tshark_for_every_corpus_stream() {
+    follow_equals_tshark("hex");
+}
+
+fn follow_equals_tshark(format: &str) {
     let mut exact = 0;
     let mut beyond = 0;
     let mut files: Vec<_> = std::fs::read_dir(corpus()).unwrap().map(|e| e.unwrap().path()).collect();
@@ -51,11 +65,11 @@ fn follow_raw_equals_tshark_for_every_corpus_stream() {
             continue;
         }
         let all: Vec<u32> = (0..convs.len() as u32).collect();
-        let tshark_blocks = tshark_follow_raw(&path, &all);
+        let tshark_blocks = tshark_follow(&path, format, &all);
         for conv in convs {
             let n = conv["index"].as_u64().unwrap() as u32;
-            let out = run(&["follow", path.to_str().unwrap(), "-s", &n.to_string(), "-f", "raw"]);
-            let ours = String::from_utf8(out.stdout).unwrap();
+            let out = run(&["follow", path.to_str().unwrap(), "-s", &n.to_string(), "-f", format]);
+            let ours = String::from_utf8_lossy(&out.stdout).into_owned();
             let theirs = tshark_blocks[&n].clone();
             if ours == theirs {
                 exact += 1;

@@ -71,14 +71,15 @@ pub fn render(format: FollowFormat, stream: u32, nodes: Option<(SocketAddr, Sock
             FollowFormat::Ascii => {
                 let _ = writeln!(s, "{tab}{}", c.bytes.len());
                 for &b in &c.bytes {
-                    s.push(if b == b'\n' || b == b'\r' || b == b'\t' || (0x20..0x7f).contains(&b) { b as char } else { '.' });
+                    // As tshark: printable ASCII, CR and LF as they are; anything else (tab too) as '.'.
+                    s.push(if b == b'\n' || b == b'\r' || (0x20..0x7f).contains(&b) { b as char } else { '.' });
                 }
                 s.push('\n');
             }
             FollowFormat::Hex => {
                 let off = &mut offsets[c.dir as usize & 1];
                 for line in c.bytes.chunks(16) {
-                    let _ = write!(s, "{tab}{:08x}  ", *off);
+                    let _ = write!(s, "{tab}{:08X}  ", *off);
                     for i in 0..16 {
                         match line.get(i) {
                             Some(b) => {
@@ -93,9 +94,14 @@ pub fn render(format: FollowFormat, stream: u32, nodes: Option<(SocketAddr, Sock
                     s.push(' ');
                     for (i, &b) in line.iter().enumerate() {
                         s.push(if (0x20..0x7f).contains(&b) { b as char } else { '.' });
-                        if i == 7 && line.len() > 8 {
+                        if i == 7 {
                             s.push(' ');
                         }
+                    }
+                    // As tshark's follow_print_hex: one trailing space is dropped, whether it is
+                    // the mid-line separator or a space byte of data.
+                    if s.ends_with(' ') {
+                        s.pop();
                     }
                     s.push('\n');
                     *off += line.len();

@@ -82,17 +82,17 @@ pub fn tshark_tcp_counts(path: &Path) -> [u64; 10] {
     c
 }
 
-/// `tshark -q -z follow,tcp,raw,N` for each of `streams`, in one tshark run, keyed by stream.
+/// `tshark -q -z follow,tcp,FORMAT,N` for each of `streams`, in one tshark run, keyed by stream.
 /// (tshark prints the blocks in reverse order of the `-z` arguments, so each block is matched
 /// by its own `Filter: tcp.stream eq N` line.)
-pub fn tshark_follow_raw(path: &Path, streams: &[u32]) -> std::collections::BTreeMap<u32, String> {
+pub fn tshark_follow(path: &Path, format: &str, streams: &[u32]) -> std::collections::BTreeMap<u32, String> {
     let mut cmd = tshark();
     cmd.args(["-r", path.to_str().unwrap(), "-q"]);
     for n in streams {
-        cmd.args(["-z", &format!("follow,tcp,raw,{n}")]);
+        cmd.args(["-z", &format!("follow,tcp,{format},{n}")]);
     }
     let out = cmd.output().expect("tshark must be installed");
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let start = "\n===================================================================\nFollow: ";
     let mut blocks = std::collections::BTreeMap::new();
     for b in text.split(start).skip(1) {
