@@ -102,7 +102,7 @@ pub fn decode(link_type: u32, data: &[u8]) -> Decoded<'_> {
             }
             match LaxSlicedPacket::from_ip(&data[4..]) {
                 Ok(p) => p,
-                Err(_) => return not_ip(data, 4),
+                Err(_) => return bad("loopback frame does not carry a valid IP packet"),
             }
         }
         linktype::RAW | linktype::RAW_BSD12 | linktype::RAW_OPENBSD14 | linktype::IPV4 | linktype::IPV6 => {
@@ -166,11 +166,6 @@ fn tunnelled_ip(ether_type: u16, payload: &[u8]) -> Option<&[u8]> {
 
 fn bad(why: &'static str) -> Decoded<'static> {
     Decoded { net: Err(Problem::Malformed(why)), mac: None }
-}
-
-fn not_ip(data: &[u8], at: usize) -> Decoded<'_> {
-    let _ = (data, at);
-    bad("loopback frame does not carry a valid IP packet")
 }
 
 fn from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Result<Net<'a>, Problem> {

@@ -502,9 +502,9 @@ impl Tracker {
                 st.half[d].set_isn(seg.seq);
             }
             if has(ACK) {
-                let (mine, peer) = split(&mut st.half, d);
-                let _ = mine;
-                peer.acked(seg.ack, &mut |dl| emit(sink, stream, 1 - dir, ts_ns, frame, dl));
+                // The peer's holes below this ACK were lost by the capture: skip them first,
+                // so their data is delivered before this packet's own.
+                st.half[1 - d].acked(seg.ack, &mut |dl| emit(sink, stream, 1 - dir, ts_ns, frame, dl));
             }
             let data_seq = seg.seq.wrapping_add(has(SYN) as u32);
             if seg.seg_len > 0 {
@@ -598,15 +598,6 @@ impl Tracker {
 
 fn fin_delivered(h: &HalfStream) -> bool {
     matches!(h.fin_offset(), Some(f) if h.next_offset() >= f && h.pending_bytes() == 0)
-}
-
-fn split(h: &mut [HalfStream; 2], d: usize) -> (&mut HalfStream, &mut HalfStream) {
-    let (a, b) = h.split_at_mut(1);
-    if d == 0 {
-        (&mut a[0], &mut b[0])
-    } else {
-        (&mut b[0], &mut a[0])
-    }
 }
 
 fn emit(sink: &mut impl FnMut(StreamEvent<'_>), stream: u32, dir: u8, ts_ns: i128, frame: u64, d: Delivery<'_>) {
