@@ -129,9 +129,14 @@ fn every_link_type_is_decoded() {
         let ip = ["tcp", "udp", "icmp", "other_ip"].iter().map(|k| p[k].as_u64().unwrap_or(0)).sum::<u64>();
         assert!(ip > 0, "{file}: no IP decoded: {p}");
     }
-    // Several interfaces and link types in one pcapng.
+    // Several interfaces and link types in one pcapng, and the section comment, as capinfos shows them.
     let j = analyze_json(&corpus().join("many_interfaces-1.pcapng"));
-    assert!(j["capture"]["link_types"].as_array().unwrap().len() >= 2, "{}", j["capture"]["link_types"]);
+    let lts: Vec<u64> = j["capture"]["link_types"].as_array().unwrap().iter().map(|l| l["link_type"].as_u64().unwrap()).collect();
+    assert_eq!(lts, [0, 1]);
+    let j = analyze_json(&corpus().join("pcapng-example.pcapng"));
+    let lts: Vec<u64> = j["capture"]["link_types"].as_array().unwrap().iter().map(|l| l["link_type"].as_u64().unwrap()).collect();
+    assert_eq!(lts, [1, 113]);
+    assert!(j["capture"]["comments"][0].as_str().unwrap().starts_with("CLIENT_RANDOM E39B5BF4903C"));
     // A link type wirelab does not decode is reported, not a crash.
     let j = analyze_json(&corpus().join("microsecs_big_endian.pcap"));
     let a = &j["anomalies"][0];
