@@ -6,5 +6,6 @@
 pub mod analysis;
 pub mod capture;
 pub mod decode;
+pub mod proto;
 pub mod render;
 pub mod tcp;
