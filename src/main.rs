@@ -9,7 +9,9 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use wirelab::analysis::{self, Observer, Summary};
+use wirelab::analysis::{self, Observer, PacketApp, Summary};
+use wirelab::proto::http::Transaction;
+use wirelab::proto::websocket::WsMessage;
 use wirelab::capture::{CaptureReader, Frame, ReadError};
 use wirelab::decode::Decoded;
 use wirelab::render::follow::{self, Chunk, FollowFormat};
@@ -142,17 +144,31 @@ struct AnalyzeObs<W: Write> {
     t0: Option<i128>,
     pb: Option<ProgressBar>,
     err: Option<io::Error>,
+    /// Rows kept for the terminal tables (None = keep none).
+    keep: Option<usize>,
+    transactions: Vec<Transaction>,
+    messages: Vec<WsMessage>,
 }
 
 impl<W: Write> Observer for AnalyzeObs<W> {
-    fn packet(&mut self, frame: &Frame<'_>, decoded: &Decoded<'_>, tcp: Option<&PacketInfo>) {
+    fn packet(&mut self, frame: &Frame<'_>, decoded: &Decoded<'_>, tcp: Option<&PacketInfo>, app: PacketApp<'_>) {
         if let Some(out) = &mut self.out {
             let t0 = *self.t0.get_or_insert(frame.ts_ns);
             if self.err.is_none() {
-                if let Err(e) = writeln!(out, "{}", packets::line(frame, decoded, tcp, t0)) {
+                if let Err(e) = writeln!(out, "{}", packets::line(frame, decoded, tcp, app, t0)) {
                     self.err = Some(e);
                 }
             }
+        }
+    }
+    fn transaction(&mut self, t: &Transaction) {
+        if self.keep.is_some_and(|k| self.transactions.len() < k) {
+            self.transactions.push(t.clone());
+        }
+    }
+    fn ws_message(&mut self, m: &WsMessage) {
+        if self.keep.is_some_and(|k| self.messages.len() < k) {
+            self.messages.push(m.clone());
         }
     }
     fn progress(&mut self, position: u64, packets: u64) {
@@ -172,12 +188,22 @@ fn run(cli: Cli) -> Result<u8> {
             if list {
                 writeln!(out, "{}", packets::header())?;
             }
-            let mut obs = AnalyzeObs { out: list.then_some(&mut out), t0: None, pb: progress_bar(len, quiet), err: None };
+            let keep = if json { None } else if all { Some(usize::MAX) } else { Some(50) };
+            let mut obs = AnalyzeObs {
+                out: list.then_some(&mut out),
+                t0: None,
+                pb: progress_bar(len, quiet),
+                err: None,
+                keep,
+                transactions: vec![],
+                messages: vec![],
+            };
             let s = analysis::analyze(reader, &mut obs).with_context(|| format!("reading {name}"))?;
-            if let Some(pb) = obs.pb.take() {
+            let AnalyzeObs { pb, err, transactions, messages, .. } = obs;
+            if let Some(pb) = pb {
                 pb.finish_and_clear();
             }
-            if let Some(e) = obs.err.take() {
+            if let Some(e) = err {
                 if e.kind() == io::ErrorKind::BrokenPipe {
                     return Ok(exit::OK);
                 }
@@ -191,7 +217,8 @@ fn run(cli: Cli) -> Result<u8> {
                 if list {
                     writeln!(out)?;
                 }
-                out.write_all(summary::render(&name, &s, if all { None } else { Some(50) }).as_bytes())?;
+                let rows = summary::Rows { transactions: &transactions, messages: &messages };
+                out.write_all(summary::render(&name, &s, &rows, if all { None } else { Some(50) }).as_bytes())?;
             }
             match out.flush() {
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(exit::OK),

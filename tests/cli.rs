@@ -124,7 +124,13 @@ fn every_link_type_is_decoded() {
         let lts: Vec<u64> = j["capture"]["link_types"].as_array().unwrap().iter().map(|l| l["link_type"].as_u64().unwrap()).collect();
         assert!(lts.contains(lt), "{file}: link types {lts:?}");
         assert!(j["capture"]["protocols"].get("undecodable").is_none(), "{file}: {}", j["capture"]["protocols"]);
-        assert!(j["anomalies"].as_array().unwrap().is_empty(), "{file}: {}", j["anomalies"]);
+        let decode_problems: Vec<_> = j["anomalies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| ["unsupported_link_type", "malformed_frame", "truncated_transport_header", "capture_damaged"].contains(&a["kind"].as_str().unwrap()))
+            .collect();
+        assert!(decode_problems.is_empty(), "{file}: {decode_problems:?}");
         let p = &j["capture"]["protocols"];
         let ip = ["tcp", "udp", "icmp", "other_ip"].iter().map(|k| p[k].as_u64().unwrap_or(0)).sum::<u64>();
         assert!(ip > 0, "{file}: no IP decoded: {p}");

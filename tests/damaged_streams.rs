@@ -75,7 +75,7 @@ fn reassemble(pkts: &[Pkt]) -> (Vec<u8>, u64) {
     let mut sink = |ev: StreamEvent<'_>| match ev {
         StreamEvent::Data { bytes, .. } => out.extend_from_slice(bytes),
         StreamEvent::Gap { len, .. } => out.extend_from_slice(format!("[{len} bytes missing]").as_bytes()),
-        StreamEvent::End { .. } => {}
+        StreamEvent::Begin { .. } | StreamEvent::Fin { .. } | StreamEvent::End { .. } => {}
     };
     for (i, p) in pkts.iter().enumerate() {
         let seg = TcpSeg {

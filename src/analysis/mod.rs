@@ -10,16 +10,48 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
+pub mod app;
+
 use crate::capture::reader::{CaptureReader, Damage, Format, Frame, ReadError};
 use crate::decode::{self, linktype, Decoded, Net, Problem, Transport};
+use crate::proto::http::Transaction;
+use crate::proto::websocket::{WsFrame, WsMessage};
 use crate::tcp::{Conn, PacketInfo, StreamEvent, Tracker};
+pub use app::{AppNote, Dist, HttpSummary, WsSummary};
 
-/// Receives packets and stream events during analysis. All methods default to doing nothing.
+/// What the application layer made of one packet.
+#[derive(Debug, Clone, Copy)]
+pub struct PacketApp<'a> {
+    /// Messages and frames that this packet completed.
+    pub notes: &'a [AppNote],
+    /// The packet carried part of a message that is not complete yet.
+    pub partial: bool,
+}
+
+/// Receives packets, stream events and application records during analysis.
+/// All methods default to doing nothing.
 pub trait Observer {
-    fn packet(&mut self, _frame: &Frame<'_>, _decoded: &Decoded<'_>, _tcp: Option<&PacketInfo>) {}
+    fn packet(&mut self, _frame: &Frame<'_>, _decoded: &Decoded<'_>, _tcp: Option<&PacketInfo>, _app: PacketApp<'_>) {}
     fn stream(&mut self, _event: &StreamEvent<'_>) {}
+    fn transaction(&mut self, _t: &Transaction) {}
+    fn ws_frame(&mut self, _f: &WsFrame) {}
+    fn ws_message(&mut self, _m: &WsMessage) {}
     /// Called now and then with the bytes consumed so far.
     fn progress(&mut self, _position: u64, _packets: u64) {}
+}
+
+/// Forwards application records to an observer.
+struct Fwd<'a, O>(&'a mut O);
+impl<O: Observer> app::AppSink for Fwd<'_, O> {
+    fn transaction(&mut self, t: &Transaction) {
+        self.0.transaction(t)
+    }
+    fn ws_frame(&mut self, f: &WsFrame) {
+        self.0.ws_frame(f)
+    }
+    fn ws_message(&mut self, m: &WsMessage) {
+        self.0.ws_message(m)
+    }
 }
 
 /// An observer that ignores everything.
@@ -116,6 +148,8 @@ impl<'a> Report<'a> {
 pub struct Summary {
     pub capture: CaptureSummary,
     pub tcp: TcpSummary,
+    pub http: HttpSummary,
+    pub websocket: WsSummary,
     pub anomalies: Vec<Anomaly>,
     pub conversations: Vec<Conn>,
 }
@@ -137,6 +171,7 @@ impl Anomalies {
 /// Analyzes a whole capture, telling `obs` about every packet and stream event.
 pub fn analyze<R: Read>(mut reader: CaptureReader<R>, obs: &mut impl Observer) -> Result<Summary, ReadError> {
     let mut tracker = Tracker::new();
+    let mut app = app::AppLayer::new();
     let mut anomalies = Anomalies::default();
     let mut link_types: BTreeMap<u32, u64> = BTreeMap::new();
     let mut protocols: BTreeMap<&'static str, u64> = BTreeMap::new();
@@ -166,7 +201,10 @@ pub fn analyze<R: Read>(mut reader: CaptureReader<R>, obs: &mut impl Observer) -
                         });
                     }
                     let fno = frame.number;
-                    info = Some(tracker.packet(fno, frame.ts_ns, frame.orig_len, s, d, &seg, &mut |ev| obs.stream(&ev)));
+                    info = Some(tracker.packet(fno, frame.ts_ns, frame.orig_len, s, d, &seg, &mut |ev| {
+                        obs.stream(&ev);
+                        app.event(&ev, &mut Fwd(obs));
+                    }));
                     "tcp"
                 }
                 Transport::Udp { .. } => "udp",
@@ -206,13 +244,24 @@ pub fn analyze<R: Read>(mut reader: CaptureReader<R>, obs: &mut impl Observer) -
             }
         };
         *protocols.entry(proto).or_default() += 1;
-        obs.packet(&frame, &decoded, info.as_ref());
+        for (kind, detail) in app.anomalies.drain(..) {
+            anomalies.add(kind, frame.number, frame.offset, || detail);
+        }
+        let (notes, partial) = app.take_packet_notes();
+        obs.packet(&frame, &decoded, info.as_ref(), PacketApp { notes: &notes, partial });
         if packets % 65536 == 0 {
             let pos = reader.position();
             obs.progress(pos, packets);
         }
     }
-    tracker.finish(&mut |ev| obs.stream(&ev));
+    tracker.finish(&mut |ev| {
+        obs.stream(&ev);
+        app.event(&ev, &mut Fwd(obs));
+    });
+    app.finish();
+    for (kind, detail) in app.anomalies.drain(..) {
+        anomalies.add(kind, 0, 0, || detail);
+    }
 
     let damage = reader.damage().cloned();
     if let Some(d) = &damage {
@@ -253,5 +302,12 @@ pub fn analyze<R: Read>(mut reader: CaptureReader<R>, obs: &mut impl Observer) -
         protocols,
         damage,
     };
-    Ok(Summary { capture, tcp, anomalies: anomalies.by_kind.into_values().collect(), conversations })
+    Ok(Summary {
+        capture,
+        tcp,
+        http: app.http,
+        websocket: app.ws,
+        anomalies: anomalies.by_kind.into_values().collect(),
+        conversations,
+    })
 }

@@ -157,6 +157,10 @@ pub struct Output {
     /// Methods of requests and codes of responses, one entry per message, as they are parsed.
     pub methods: Vec<String>,
     pub statuses: Vec<u16>,
+    /// Messages that lost bytes to the capture (or were cut off by its end): seen, but not
+    /// counted above, just as tshark does not count a PDU it could not reassemble.
+    pub incomplete_requests: u64,
+    pub incomplete_responses: u64,
     pub notes: Vec<Note>,
     /// A message is still incomplete after this packet's bytes.
     pub partial: bool,
@@ -196,6 +200,8 @@ struct Dir {
     msg_ns: i128,
     /// Bytes seen of the message in progress (header and body).
     msg_open: bool,
+    /// The message in progress lost bytes to the capture.
+    msg_gap: bool,
 }
 
 /// HTTP state of one TCP connection.
@@ -215,7 +221,7 @@ pub struct HttpConn {
 impl HttpConn {
     /// `fresh`: the connection's SYN was captured, so its first request paid for the handshake.
     pub fn new(stream: u32, fresh: bool) -> Self {
-        let d = || Dir { phase: Phase::Detect, buf: Vec::new(), msg_ns: 0, msg_open: false };
+        let d = || Dir { phase: Phase::Detect, buf: Vec::new(), msg_ns: 0, msg_open: false, msg_gap: false };
         HttpConn { stream, fresh, client: None, dir: [d(), d()], open: VecDeque::new(), requests: 0, not_http: false }
     }
 
@@ -227,6 +233,11 @@ impl HttpConn {
     /// Whether the connection was handed over by a 101 response.
     pub fn is_tunnel(&self) -> bool {
         self.dir[0].phase == Phase::Tunnel && self.dir[1].phase == Phase::Tunnel
+    }
+
+    /// The TCP direction that carries requests, once known.
+    pub fn client(&self) -> Option<u8> {
+        self.client
     }
 
     /// Whether any HTTP message has been recognised on the connection.
@@ -348,43 +359,108 @@ impl HttpConn {
         total
     }
 
-    /// `len` bytes of direction `d` were never captured.
-    pub fn gap(&mut self, d: u8, len: u64, out: &mut Output) {
+    /// `len` bytes of direction `d` were never captured. `snaplen`: they were cut from a
+    /// captured segment by the snapshot length (tshark still dissects such a message).
+    pub fn gap(&mut self, d: u8, len: u64, snaplen: bool, out: &mut Output) {
         let di = d as usize & 1;
+        let lost = !snaplen;
         match self.dir[di].phase {
             Phase::Body(rem) => {
                 self.add_body(d, len.min(rem));
+                self.dir[di].msg_gap |= lost;
                 if len < rem {
                     self.dir[di].phase = Phase::Body(rem - len);
                 } else {
-                    // The response is incomplete on the wire; what follows the hole is unknown.
-                    self.dir[di].phase = Phase::Lost;
+                    // What follows the hole is unknown: close this message, resync on the next.
+                    self.end_message_early(d, out);
                 }
             }
             Phase::Chunked(Chunk::Data(rem)) if len < rem => {
                 self.add_body(d, len);
+                self.dir[di].msg_gap |= lost;
                 self.dir[di].phase = Phase::Chunked(Chunk::Data(rem - len));
             }
-            Phase::UntilClose => self.add_body(d, len),
+            Phase::UntilClose => {
+                self.add_body(d, len);
+                self.dir[di].msg_gap |= lost;
+            }
             Phase::Lost | Phase::Tunnel | Phase::Detect => {}
+            Phase::Head if snaplen && self.dir[di].msg_open => {
+                // The header block was cut by the snaplen: what is there still names the message.
+                let head = std::mem::take(&mut self.dir[di].buf);
+                self.truncated_head(d, &head, out);
+                self.abandon(di);
+            }
             _ => {
                 out.anomalies.push(("http_gap", format!("stream {}: {len} bytes missing inside an HTTP message", self.stream)));
-                self.abandon(di);
+                self.end_message_early(d, out);
             }
         }
     }
 
+    /// A message cut short: counted as incomplete, and parsing resyncs on the next one.
+    fn end_message_early(&mut self, d: u8, out: &mut Output) {
+        let di = d as usize & 1;
+        if self.dir[di].msg_open {
+            if self.client == Some(d) {
+                out.incomplete_requests += 1;
+            } else {
+                out.incomplete_responses += 1;
+                if let Some(t) = self.open.pop_front() {
+                    out.transactions.push(t);
+                }
+            }
+        }
+        self.dir[di].msg_gap = false;
+        self.abandon(di);
+    }
+
+    /// Counts a message whose header block was cut by the snaplen, from its first line.
+    fn truncated_head(&mut self, d: u8, head: &[u8], out: &mut Output) {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        if self.client == Some(d) {
+            let mut req = httparse::Request::new(&mut headers);
+            let _ = req.parse(head);
+            if let (Some(m), Some(p)) = (req.method, req.path) {
+                out.methods.push(m.to_string());
+                out.notes.push(Note::Request(format!("{m} {p} HTTP/1.{}", req.version.unwrap_or(1))));
+            }
+        } else {
+            let mut resp = httparse::Response::new(&mut headers);
+            let _ = resp.parse(head);
+            if let Some(code) = resp.code {
+                out.statuses.push(code);
+                out.notes.push(Note::Response { line: format!("HTTP/1.{} {code} {}", resp.version.unwrap_or(1), resp.reason.unwrap_or("")), content_type: None });
+            }
+        }
+    }
+
+    /// Direction `d` sent its FIN: a body delimited by the close is complete.
+    pub fn fin(&mut self, d: u8, ts: i128, frame: u64, out: &mut Output) {
+        if self.dir[d as usize & 1].phase == Phase::UntilClose {
+            self.message_done(d, ts, frame, out);
+        }
+    }
+
     /// End of the connection: finishes read-until-close bodies and reports what is left.
-    pub fn end(&mut self, ts: i128, frame: u64, out: &mut Output) {
+    /// `closed[d]`: direction d ended with a FIN or RST, not just with the capture.
+    pub fn end(&mut self, ts: i128, frame: u64, closed: [bool; 2], out: &mut Output) {
         for d in 0..2u8 {
             let di = d as usize;
             match self.dir[di].phase {
-                Phase::UntilClose => self.message_done(d, ts, frame, out),
+                // A body delimited by the close is complete only if the close was captured.
+                Phase::UntilClose if closed[di] => self.message_done(d, ts, frame, out),
+                Phase::UntilClose => {
+                    out.anomalies.push(("http_truncated", format!("stream {}: body delimited by the connection close, but the capture ends first", self.stream)));
+                    self.end_message_early(d, out);
+                }
                 Phase::Body(_) | Phase::Chunked(_) => {
                     out.anomalies.push(("http_truncated", format!("stream {}: HTTP message cut off by the end of the connection", self.stream)));
+                    self.end_message_early(d, out);
                 }
                 Phase::Head if self.dir[di].msg_open => {
                     out.anomalies.push(("http_truncated", format!("stream {}: HTTP header block cut off by the end of the connection", self.stream)));
+                    self.end_message_early(d, out);
                 }
                 _ => {}
             }
@@ -412,19 +488,30 @@ impl HttpConn {
     fn message_done(&mut self, d: u8, ts: i128, frame: u64, out: &mut Output) {
         let di = d as usize & 1;
         self.dir[di].msg_open = false;
+        let complete = !std::mem::take(&mut self.dir[di].msg_gap);
         if self.dir[di].phase != Phase::Tunnel {
             self.dir[di].phase = Phase::Head;
         }
         if self.client == Some(d) {
             if let Some(t) = self.open.back_mut() {
+                match (&t.method, complete) {
+                    (Some(m), true) => out.methods.push(m.clone()),
+                    (_, false) => out.incomplete_requests += 1,
+                    _ => {}
+                }
                 t.request_frame = frame;
                 let line = format!("{} {} {}", t.method.as_deref().unwrap_or(""), t.target.as_deref().unwrap_or(""), t.version.as_deref().unwrap_or(""));
                 out.notes.push(Note::Request(line));
             }
         } else if let Some(mut t) = self.open.pop_front() {
+            match (t.status, complete) {
+                (Some(c), true) => out.statuses.push(c),
+                (_, false) => out.incomplete_responses += 1,
+                _ => {}
+            }
             t.response_last_ns = Some(ts);
             t.response_frame = frame;
-            t.complete = true;
+            t.complete = complete;
             out.notes.push(Note::Response {
                 line: format!("{} {} {}", t.version_resp(), t.status.unwrap_or(0), t.reason.as_deref().unwrap_or("")),
                 content_type: t.response_headers.content_type.clone(),
@@ -454,9 +541,6 @@ impl HttpConn {
                 ..Transaction::default()
             };
             self.requests += 1;
-            if let Some(m) = &method {
-                out.methods.push(m.clone());
-            }
             match parsed {
                 Ok(httparse::Status::Complete(_)) => {
                     let h = Headers::from(req.headers);
@@ -495,10 +579,10 @@ impl HttpConn {
             return;
         };
         let code = resp.code.unwrap_or(0);
-        out.statuses.push(code);
         let h = Headers::from(resp.headers);
         if (100..200).contains(&code) && code != 101 {
             // Interim response: the request goes on waiting for its final one.
+            out.statuses.push(code);
             out.notes.push(Note::Response { line: format!("HTTP/1.{} {} {}", resp.version.unwrap_or(1), code, resp.reason.unwrap_or("")), content_type: None });
             self.dir[di].msg_open = false;
             return;
@@ -655,7 +739,7 @@ mod tests {
         for (i, (d, b)) in pieces.iter().enumerate() {
             c.data(*d, i as i128 * 1000, i as u64 + 1, b, &mut out);
         }
-        c.end(99_000, 99, &mut out);
+        c.end(99_000, 99, [true, true], &mut out);
         (out, c)
     }
 
@@ -799,10 +883,12 @@ mod tests {
         let mut out = Output::default();
         c.data(0, 0, 1, b"GET / HTTP/1.1\r\n\r\n", &mut out);
         c.data(1, 1, 2, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab", &mut out);
-        c.gap(1, 5, &mut out);
+        c.gap(1, 5, false, &mut out);
         c.data(1, 2, 3, b"fgh", &mut out);
         assert_eq!(out.transactions[0].response_body_bytes, 10);
-        assert!(out.transactions[0].complete);
+        // Bytes were lost: the response is there but incomplete, and not counted as a message.
+        assert!(!out.transactions[0].complete);
+        assert_eq!((out.statuses.len(), out.incomplete_responses), (0, 1));
         assert!(!out.transactions[0].paid_handshake);
     }
 }

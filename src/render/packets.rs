@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
+use crate::analysis::{app, PacketApp};
 use crate::capture::reader::Frame;
 use crate::decode::{flags::*, linktype, Decoded, Net, Problem, TcpSeg, Transport};
 use crate::tcp::tracker::analysis;
@@ -15,9 +16,15 @@ pub fn header() -> String {
 }
 
 /// Formats one packet-list line. `t0_ns` is the first frame's timestamp.
-pub fn line(frame: &Frame<'_>, decoded: &Decoded<'_>, tcp: Option<&PacketInfo>, t0_ns: i128) -> String {
+pub fn line(frame: &Frame<'_>, decoded: &Decoded<'_>, tcp: Option<&PacketInfo>, app: PacketApp<'_>, t0_ns: i128) -> String {
     let rel = (frame.ts_ns - t0_ns) as f64 / 1e9;
-    let (src, dst, proto, info) = columns(frame, decoded, tcp);
+    let (src, dst, mut proto, mut info) = columns(frame, decoded, tcp);
+    if let Some((p, text)) = app::info(app.notes) {
+        proto = p.to_string();
+        info = text;
+    } else if app.partial && tcp.is_some() {
+        info.push_str(" [TCP segment of a reassembled PDU]");
+    }
     format!("{:>7} {:>12.6} {:>15} → {:<15} {:<8} {:>6} {}", frame.number, rel, src, dst, proto, frame.orig_len, info)
 }
 

@@ -3,9 +3,17 @@
 
 use std::fmt::Write as _;
 
-use crate::analysis::Summary;
+use crate::analysis::{Dist, Summary};
+use crate::proto::http::Transaction;
+use crate::proto::websocket::WsMessage;
 use crate::render::table::Table;
 use crate::tcp::{CloseHow, Conn};
+
+/// Rows kept for the HTTP and WebSocket tables (the analysis itself keeps none).
+pub struct Rows<'a> {
+    pub transactions: &'a [Transaction],
+    pub messages: &'a [WsMessage],
+}
 
 /// Human-readable byte count: `1,234,567 B`.
 pub fn thousands(n: u64) -> String {
@@ -24,8 +32,19 @@ fn ms(ns: i128) -> String {
     format!("{:.3}", ns as f64 / 1e6)
 }
 
-/// Renders the whole summary. `limit` caps the conversation rows (None = all).
-pub fn render(name: &str, s: &Summary, limit: Option<usize>) -> String {
+fn dist(d: &Dist) -> String {
+    match (d.p50_ms, d.p95_ms, d.max_ms) {
+        (Some(a), Some(b), Some(c)) => format!("p50 {a:.3} ms · p95 {b:.3} ms · max {c:.3} ms (n={})", d.count),
+        _ => "-".into(),
+    }
+}
+
+fn counts<V: std::fmt::Display>(m: impl IntoIterator<Item = (impl std::fmt::Display, V)>) -> String {
+    m.into_iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(" · ")
+}
+
+/// Renders the whole summary. `limit` caps the table rows (None = all).
+pub fn render(name: &str, s: &Summary, rows: &Rows<'_>, limit: Option<usize>) -> String {
     let mut o = String::new();
     let c = &s.capture;
     let _ = writeln!(o, "Capture   {name} ({:?}, {})", c.format, c.link_types.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", "));
@@ -61,12 +80,35 @@ pub fn render(name: &str, s: &Summary, limit: Option<usize>) -> String {
         t.zero_windows,
         thousands(t.missing_bytes)
     );
+    let h = &s.http;
+    if h.requests + h.responses > 0 {
+        let _ = writeln!(o, "HTTP      {} requests ({}) · {} responses ({}) · {} connections", h.requests, counts(&h.methods), h.responses, counts(&h.status), h.connections);
+        let _ = writeln!(o, "          time to first byte {} · total {}", dist(&h.ttfb), dist(&h.total));
+    }
+    let w = &s.websocket;
+    if w.connections > 0 {
+        let op = &w.opcodes;
+        let _ = writeln!(
+            o,
+            "WebSocket {} connections ({} with permessage-deflate) · {} frames (text {} · binary {} · continuation {} · close {} · ping {} · pong {}) · {} messages",
+            w.connections, w.deflate_connections, w.frames, op.text, op.binary, op.continuation, op.close, op.ping, op.pong, w.messages
+        );
+        let _ = writeln!(o, "          echo latency {} · ping RTT {}", dist(&w.echo), dist(&w.ping_rtt));
+    }
     if let Some(d) = &c.damage {
         let _ = writeln!(o, "WARNING   capture damaged at byte offset {}: {}; analysis covers everything before it", d.offset, d.reason);
     }
     if !s.conversations.is_empty() {
         let _ = writeln!(o, "\nTCP conversations");
         o.push_str(&conversations(&s.conversations, c.first_ts.unwrap_or(0.0), limit));
+    }
+    if !rows.transactions.is_empty() {
+        let _ = writeln!(o, "\nHTTP transactions");
+        o.push_str(&transactions(rows.transactions, s.http.transactions, c.first_ts.unwrap_or(0.0), limit));
+    }
+    if !rows.messages.is_empty() {
+        let _ = writeln!(o, "\nWebSocket messages");
+        o.push_str(&ws_messages(rows.messages, s.websocket.messages, c.first_ts.unwrap_or(0.0), limit));
     }
     if !s.anomalies.is_empty() {
         let _ = writeln!(o, "\nAnomalies");
@@ -124,5 +166,85 @@ pub fn conversations(conns: &[Conn], t0_s: f64, limit: Option<usize>) -> String 
     if shown < conns.len() {
         let _ = writeln!(o, "… {} more connections (use --all to show every row)", thousands((conns.len() - shown) as u64));
     }
+    o
+}
+
+fn opt_ms(ns: Option<i128>) -> String {
+    ns.map(ms).unwrap_or_else(|| "-".into())
+}
+
+fn more(o: &mut String, shown: usize, total: u64, what: &str) {
+    if (shown as u64) < total {
+        let _ = writeln!(o, "… {} more {what} (use --all to show every row)", thousands(total - shown as u64));
+    }
+}
+
+/// The HTTP transactions table.
+pub fn transactions(rows: &[Transaction], total: u64, t0_s: f64, limit: Option<usize>) -> String {
+    let mut tb = Table::new(&[
+        "Conn", "Req#", "Start", "Method", "Target", "Status", "Req hdr", "Req body", "Resp hdr", "Resp body", "Content-Type", "TTFB ms",
+        "Total ms", "Handshake", "Connection",
+    ]);
+    tb.right(&[0, 1, 2, 6, 7, 8, 9, 11, 12]);
+    let shown = limit.unwrap_or(usize::MAX).min(rows.len());
+    for t in &rows[..shown] {
+        let mut target = t.target.clone().unwrap_or_else(|| "-".into());
+        if target.chars().count() > 40 {
+            target = target.chars().take(39).collect::<String>() + "…";
+        }
+        let status = match (t.status, &t.reason) {
+            (Some(c), Some(r)) => format!("{c} {r}"),
+            (Some(c), None) => c.to_string(),
+            _ => "-".into(),
+        };
+        tb.row(vec![
+            t.stream.to_string(),
+            t.index_on_conn.to_string(),
+            t.request_ns.or(t.response_first_ns).map(|ns| format!("{:.6}", ns as f64 / 1e9 - t0_s)).unwrap_or_default(),
+            t.method.clone().unwrap_or_else(|| "-".into()),
+            target,
+            status,
+            thousands(t.request_header_bytes),
+            thousands(t.request_body_bytes),
+            thousands(t.response_header_bytes),
+            thousands(t.response_body_bytes),
+            t.response_headers.content_type.clone().unwrap_or_default(),
+            opt_ms(t.ttfb_ns()),
+            opt_ms(t.total_ns()),
+            if t.paid_handshake { "paid".into() } else { String::new() },
+            t.response_headers.connection.clone().or(t.request_headers.connection.clone()).unwrap_or_default(),
+        ]);
+    }
+    let mut o = tb.render();
+    more(&mut o, shown, total, "transactions");
+    o
+}
+
+/// The WebSocket messages table.
+pub fn ws_messages(rows: &[WsMessage], total: u64, t0_s: f64, limit: Option<usize>) -> String {
+    let mut tb = Table::new(&["Conn", "#", "Start", "Dir", "Type", "Frames", "Wire B", "Size B", "Deflate", "Echo ms", "Preview"]);
+    tb.right(&[0, 1, 2, 5, 6, 7, 9]);
+    let shown = limit.unwrap_or(usize::MAX).min(rows.len());
+    for m in &rows[..shown] {
+        let mut preview = m.preview.clone();
+        if preview.chars().count() > 40 {
+            preview = preview.chars().take(39).collect::<String>() + "…";
+        }
+        tb.row(vec![
+            m.stream.to_string(),
+            m.index.to_string(),
+            format!("{:.6}", m.first_ns as f64 / 1e9 - t0_s),
+            if m.from_server { "S→C" } else { "C→S" }.into(),
+            m.kind.into(),
+            m.frames.to_string(),
+            thousands(m.wire_bytes),
+            thousands(m.size),
+            if m.compressed { "yes" } else { "" }.into(),
+            m.echo_latency_ms.map(|l| format!("{l:.3}")).unwrap_or_default(),
+            preview,
+        ]);
+    }
+    let mut o = tb.render();
+    more(&mut o, shown, total, "messages");
     o
 }

@@ -19,10 +19,16 @@ const OOO_THRESHOLD_NS: i128 = 3_000_000;
 /// Stream bytes handed to whoever consumes reassembled data (follow, HTTP, ...).
 #[derive(Debug)]
 pub enum StreamEvent<'a> {
+    /// A connection's first packet; `syn_seen` says whether that packet was its SYN.
+    Begin { stream: u32, syn_seen: bool },
     Data { stream: u32, dir: u8, ts_ns: i128, frame: u64, offset: u64, bytes: &'a [u8] },
     Gap { stream: u32, dir: u8, ts_ns: i128, frame: u64, offset: u64, len: u64, snaplen: bool },
+    /// Direction `dir` closed with a FIN, after all its data was delivered.
+    Fin { stream: u32, dir: u8, ts_ns: i128, frame: u64 },
     /// The connection has ended (FIN both ways, RST, or end of capture); no more events follow.
-    End { stream: u32 },
+    /// `frame` is the packet that ended it (0 at the end of the capture); `closed[d]` says
+    /// whether direction d was closed by a FIN or a RST (false: the capture just ended).
+    End { stream: u32, ts_ns: i128, frame: u64, closed: [bool; 2] },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -173,7 +179,10 @@ struct ConnState {
     mru_syn_ns: Option<i128>,
     first_rtt_ns: Option<i128>,
     rst: bool,
+    began: bool,
     ended: bool,
+    /// A Fin event was sent for the direction.
+    fin_sent: [bool; 2],
 }
 
 type Key = (SocketAddr, SocketAddr);
@@ -250,7 +259,7 @@ impl Tracker {
                 let reuse = syn_only && matches!(st.dir[d].base, Some(b) if b != seg.seq);
                 if reuse {
                     analysis |= analysis::PORT_REUSED;
-                    self.end_stream(i, sink);
+                    self.end_stream(i, frame, sink);
                     self.new_conn(k, frame, ts_ns, src, dst)
                 } else {
                     i
@@ -496,6 +505,10 @@ impl Tracker {
         c.lost_segments += (analysis & analysis::LOST_SEGMENT != 0) as u32;
 
         // Reassembly.
+        if !st.began {
+            st.began = true;
+            sink(StreamEvent::Begin { stream: idx, syn_seen: has(SYN) });
+        }
         if !st.ended {
             let stream = idx;
             if has(SYN) {
@@ -515,10 +528,16 @@ impl Tracker {
             if has(FIN) {
                 st.half[d].fin_at(data_seq.wrapping_add(seg.seg_len));
             }
+            for fd in 0..2 {
+                if !st.fin_sent[fd] && fin_delivered(&st.half[fd]) {
+                    st.fin_sent[fd] = true;
+                    sink(StreamEvent::Fin { stream, dir: fd as u8, ts_ns, frame });
+                }
+            }
             let done = st.rst
                 || (st.dir[0].fin && st.dir[1].fin && fin_delivered(&st.half[0]) && fin_delivered(&st.half[1]));
             if done {
-                self.end_stream(idx, sink);
+                self.end_stream(idx, frame, sink);
             }
         }
         let st = &self.states[i];
@@ -532,11 +551,11 @@ impl Tracker {
     /// End of capture: deliver whatever is still buffered, skipping holes.
     pub fn finish(&mut self, sink: &mut impl FnMut(StreamEvent<'_>)) {
         for i in 0..self.states.len() as u32 {
-            self.end_stream(i, sink);
+            self.end_stream(i, 0, sink);
         }
     }
 
-    fn end_stream(&mut self, idx: u32, sink: &mut impl FnMut(StreamEvent<'_>)) {
+    fn end_stream(&mut self, idx: u32, frame: u64, sink: &mut impl FnMut(StreamEvent<'_>)) {
         let i = idx as usize;
         let st = &mut self.states[i];
         if st.ended {
@@ -550,7 +569,8 @@ impl Tracker {
         self.conns[i].missing = [st.half[0].missing_bytes(), st.half[1].missing_bytes()];
         // Free the reassembly buffers; keep the sequence state for port-reuse detection.
         st.half = [HalfStream::new(), HalfStream::new()];
-        sink(StreamEvent::End { stream: idx });
+        let closed = [st.dir[0].fin || st.rst, st.dir[1].fin || st.rst];
+        sink(StreamEvent::End { stream: idx, ts_ns: ts, frame, closed });
     }
 
     fn new_conn(&mut self, k: Key, frame: u64, ts_ns: i128, src: SocketAddr, dst: SocketAddr) -> u32 {
@@ -589,7 +609,9 @@ impl Tracker {
             mru_syn_ns: None,
             first_rtt_ns: None,
             rst: false,
+            began: false,
             ended: false,
+            fin_sent: [false; 2],
         });
         self.map.insert(k, idx);
         idx

@@ -1,6 +1,7 @@
 //! Shared helpers for integration tests: the wirelab binary, the shared corpus, and tshark as an oracle.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -106,4 +107,55 @@ pub fn tshark_follow(path: &Path, format: &str, streams: &[u32]) -> std::collect
     }
     assert_eq!(blocks.len(), streams.len(), "tshark follow output of {}", path.display());
     blocks
+}
+
+/// HTTP and WebSocket message counts according to tshark, over TCP only (SSDP's HTTP over UDP
+/// is not ours): request methods, response codes and WebSocket opcodes, one entry per message
+/// or frame (a packet can carry several pipelined requests).
+/// `prefs` are extra `-o` settings.
+pub fn tshark_app_counts(path: &Path, prefs: &[&str]) -> (BTreeMap<String, u64>, BTreeMap<String, u64>, BTreeMap<String, u64>) {
+    let mut cmd = tshark();
+    for p in prefs {
+        cmd.args(["-o", p]);
+    }
+    let out = cmd
+        .args(["-r", path.to_str().unwrap(), "-Y", "tcp", "-T", "fields", "-E", "separator=;", "-E", "occurrence=a", "-E", "aggregator=,"])
+        .args(["-e", "http.request.method", "-e", "http.response.code", "-e", "websocket.opcode"])
+        .output()
+        .expect("tshark must be installed (make test installs it)");
+    assert!(out.status.success(), "tshark failed on {}", path.display());
+    let (mut methods, mut codes, mut ops) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let f: Vec<&str> = line.split(';').collect();
+        for (i, map) in [&mut methods, &mut codes, &mut ops].into_iter().enumerate() {
+            for v in f.get(i).unwrap_or(&"").split(',').filter(|v| !v.is_empty()) {
+                *map.entry(v.to_string()).or_insert(0u64) += 1;
+            }
+        }
+    }
+    let ops = ops
+        .into_iter()
+        .map(|(k, v)| {
+            let name = match k.as_str() {
+                "0" => "continuation",
+                "1" => "text",
+                "2" => "binary",
+                "8" => "close",
+                "9" => "ping",
+                "10" => "pong",
+                _ => "reserved",
+            };
+            (name.to_string(), v)
+        })
+        .collect();
+    (methods, codes, ops)
+}
+
+/// Every capture of the corpus and the fixtures.
+pub fn all_captures() -> Vec<PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(corpus()).unwrap().map(|e| e.unwrap().path()).collect();
+    files.extend(std::fs::read_dir(fixtures()).into_iter().flatten().map(|e| e.unwrap().path()));
+    files.retain(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")));
+    files.sort();
+    files
 }

@@ -1,0 +1,310 @@
+//! The application layer of the analysis pass: routes reassembled stream events to the HTTP
+//! and WebSocket parsers, keeps their statistics, and notes what each packet completed.
+//!
+//! State exists only for open connections; records (transactions, frames, messages) are
+//! handed to the observer as they complete and counted, not stored.
+
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use crate::proto::http::{self, HttpConn, Transaction};
+use crate::proto::websocket::{self, Deflate, WsConn, WsFrame, WsMessage, WsOutput};
+use crate::tcp::StreamEvent;
+
+/// What a packet completed, for its Info column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppNote {
+    Http(http::Note),
+    Ws { opcode: u8, fin: bool, masked: bool },
+}
+
+/// Receives application records as they complete.
+pub trait AppSink {
+    fn transaction(&mut self, _t: &Transaction) {}
+    fn ws_frame(&mut self, _f: &WsFrame) {}
+    fn ws_message(&mut self, _m: &WsMessage) {}
+}
+
+/// A distribution of durations in milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Dist {
+    pub count: u64,
+    pub min_ms: Option<f64>,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+    pub mean_ms: Option<f64>,
+}
+
+impl Dist {
+    pub fn of(mut v: Vec<f64>) -> Dist {
+        if v.is_empty() {
+            return Dist::default();
+        }
+        v.sort_by(|a, b| a.total_cmp(b));
+        let q = |p: f64| {
+            let i = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
+            Some(v[i])
+        };
+        Dist {
+            count: v.len() as u64,
+            min_ms: v.first().copied(),
+            p50_ms: q(0.50),
+            p95_ms: q(0.95),
+            p99_ms: q(0.99),
+            max_ms: v.last().copied(),
+            mean_ms: Some(v.iter().sum::<f64>() / v.len() as f64),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HttpSummary {
+    /// Request messages, by method; response messages (interim 1xx included), by status code.
+    pub requests: u64,
+    pub responses: u64,
+    /// Messages that lost bytes to the capture: seen but not counted above (as in tshark).
+    pub incomplete_requests: u64,
+    pub incomplete_responses: u64,
+    pub methods: BTreeMap<String, u64>,
+    pub status: BTreeMap<String, u64>,
+    /// Connections that carried HTTP.
+    pub connections: u64,
+    /// Request/response pairs, and how many of them completed.
+    pub transactions: u64,
+    pub complete: u64,
+    /// Request first byte → response first byte, and → response last byte.
+    pub ttfb: Dist,
+    pub total: Dist,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WsOpcodes {
+    pub text: u64,
+    pub binary: u64,
+    pub continuation: u64,
+    pub close: u64,
+    pub ping: u64,
+    pub pong: u64,
+    pub reserved: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WsSummary {
+    /// Connections upgraded to WebSocket.
+    pub connections: u64,
+    /// Connections that negotiated permessage-deflate.
+    pub deflate_connections: u64,
+    pub frames: u64,
+    pub messages: u64,
+    pub compressed_messages: u64,
+    pub opcodes: WsOpcodes,
+    /// Server messages echoing a client message, and the echo latency on the wire.
+    pub echo: Dist,
+    /// Ping → pong round trips.
+    pub ping_rtt: Dist,
+}
+
+struct ConnApp {
+    http: HttpConn,
+    ws: Option<WsConn>,
+    counted_http: bool,
+}
+
+/// Application-layer state and statistics of one analysis pass.
+#[derive(Default)]
+pub struct AppLayer {
+    conns: FxHashMap<u32, ConnApp>,
+    pub http: HttpSummary,
+    pub ws: WsSummary,
+    ttfb: Vec<f64>,
+    total: Vec<f64>,
+    echo: Vec<f64>,
+    ping: Vec<f64>,
+    /// Notes for the packet being processed; taken after each packet.
+    pub notes: Vec<AppNote>,
+    /// Some message was still incomplete after the packet's bytes.
+    pub partial: bool,
+    /// (kind, detail) of problems found, in order.
+    pub anomalies: Vec<(&'static str, String)>,
+    hout: http::Output,
+    wout: WsOutput,
+}
+
+impl AppLayer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Handles one stream event from the TCP tracker.
+    pub fn event(&mut self, ev: &StreamEvent<'_>, sink: &mut impl AppSink) {
+        match *ev {
+            StreamEvent::Begin { stream, syn_seen } => {
+                self.conns.insert(stream, ConnApp { http: HttpConn::new(stream, syn_seen), ws: None, counted_http: false });
+            }
+            StreamEvent::Data { stream, dir, ts_ns, frame, bytes, .. } => {
+                let c = self.conns.entry(stream).or_insert_with(|| ConnApp { http: HttpConn::new(stream, false), ws: None, counted_http: false });
+                if let Some(ws) = &mut c.ws {
+                    ws.data(dir, ts_ns, frame, bytes, &mut self.wout);
+                } else if !c.http.is_not_http() {
+                    let n = c.http.data(dir, ts_ns, frame, bytes, &mut self.hout);
+                    if let Some(ext) = self.hout.upgraded.take() {
+                        let client = c.http.client().unwrap_or(0);
+                        let deflate = Deflate::from_extensions(ext.as_deref());
+                        self.ws.connections += 1;
+                        self.ws.deflate_connections += deflate.enabled as u64;
+                        let mut ws = WsConn::new(stream, client, deflate);
+                        ws.data(dir, ts_ns, frame, &bytes[n..], &mut self.wout);
+                        c.ws = Some(ws);
+                    }
+                    if !c.counted_http && c.http.is_http() {
+                        c.counted_http = true;
+                        self.http.connections += 1;
+                    }
+                }
+            }
+            StreamEvent::Gap { stream, dir, len, snaplen, .. } => {
+                if let Some(c) = self.conns.get_mut(&stream) {
+                    match &mut c.ws {
+                        Some(ws) => ws.gap(dir, len, &mut self.wout),
+                        None => c.http.gap(dir, len, snaplen, &mut self.hout),
+                    }
+                }
+            }
+            StreamEvent::Fin { stream, dir, ts_ns, frame } => {
+                if let Some(c) = self.conns.get_mut(&stream) {
+                    if c.ws.is_none() {
+                        c.http.fin(dir, ts_ns, frame, &mut self.hout);
+                    }
+                }
+            }
+            StreamEvent::End { stream, ts_ns, frame, closed } => {
+                if let Some(mut c) = self.conns.remove(&stream) {
+                    c.http.end(ts_ns, frame, closed, &mut self.hout);
+                }
+            }
+        }
+        self.drain(sink);
+    }
+
+    fn drain(&mut self, sink: &mut impl AppSink) {
+        let h = &mut self.hout;
+        self.partial |= h.partial;
+        h.partial = false;
+        for m in h.methods.drain(..) {
+            self.http.requests += 1;
+            *self.http.methods.entry(m).or_default() += 1;
+        }
+        for s in h.statuses.drain(..) {
+            self.http.responses += 1;
+            *self.http.status.entry(s.to_string()).or_default() += 1;
+        }
+        self.http.incomplete_requests += std::mem::take(&mut h.incomplete_requests);
+        self.http.incomplete_responses += std::mem::take(&mut h.incomplete_responses);
+        self.notes.extend(h.notes.drain(..).map(AppNote::Http));
+        self.anomalies.append(&mut h.anomalies);
+        for t in h.transactions.drain(..) {
+            self.http.transactions += 1;
+            self.http.complete += t.complete as u64;
+            if let Some(v) = t.ttfb_ns() {
+                self.ttfb.push(v as f64 / 1e6);
+            }
+            if let Some(v) = t.total_ns() {
+                self.total.push(v as f64 / 1e6);
+            }
+            sink.transaction(&t);
+        }
+        let w = &mut self.wout;
+        for f in w.frames.drain(..) {
+            self.ws.frames += 1;
+            let o = &mut self.ws.opcodes;
+            *match f.opcode {
+                "text" => &mut o.text,
+                "binary" => &mut o.binary,
+                "continuation" => &mut o.continuation,
+                "close" => &mut o.close,
+                "ping" => &mut o.ping,
+                "pong" => &mut o.pong,
+                _ => &mut o.reserved,
+            } += 1;
+            if let Some(r) = f.ping_rtt_ms {
+                self.ping.push(r);
+            }
+            self.notes.push(AppNote::Ws { opcode: opcode_number(f.opcode), fin: f.fin, masked: f.masked });
+            sink.ws_frame(&f);
+        }
+        for m in w.messages.drain(..) {
+            self.ws.messages += 1;
+            self.ws.compressed_messages += m.compressed as u64;
+            if let Some(l) = m.echo_latency_ms {
+                self.echo.push(l);
+            }
+            sink.ws_message(&m);
+        }
+        self.anomalies.append(&mut w.anomalies);
+    }
+
+    /// Takes the notes of the packet just processed.
+    pub fn take_packet_notes(&mut self) -> (Vec<AppNote>, bool) {
+        let partial = std::mem::take(&mut self.partial);
+        (std::mem::take(&mut self.notes), partial)
+    }
+
+    /// Final statistics.
+    pub fn finish(&mut self) {
+        self.http.ttfb = Dist::of(std::mem::take(&mut self.ttfb));
+        self.http.total = Dist::of(std::mem::take(&mut self.total));
+        self.ws.echo = Dist::of(std::mem::take(&mut self.echo));
+        self.ws.ping_rtt = Dist::of(std::mem::take(&mut self.ping));
+    }
+}
+
+fn opcode_number(key: &str) -> u8 {
+    match key {
+        "continuation" => 0,
+        "text" => 1,
+        "binary" => 2,
+        "close" => 8,
+        "ping" => 9,
+        "pong" => 10,
+        _ => 15,
+    }
+}
+
+/// The Info column text of a packet that completed application messages, and its protocol.
+pub fn info(notes: &[AppNote]) -> Option<(&'static str, String)> {
+    if notes.is_empty() {
+        return None;
+    }
+    let mut s = String::new();
+    let mut proto = "HTTP";
+    for n in notes {
+        match n {
+            AppNote::Http(http::Note::Request(line)) => {
+                s.push_str(line);
+                s.push(' ');
+            }
+            AppNote::Http(http::Note::Response { line, content_type }) => {
+                s.push_str(line);
+                s.push(' ');
+                if let Some(ct) = content_type {
+                    let media = ct.split(';').next().unwrap_or("").trim();
+                    s.push_str(&format!(" ({media})"));
+                }
+            }
+            AppNote::Ws { opcode, fin, masked } => {
+                proto = "WebSocket";
+                s.push_str("WebSocket ");
+                s.push_str(websocket::opcode_name(*opcode));
+                s.push_str(if *fin { " [FIN] " } else { "[FRAGMENT] " });
+                if *masked {
+                    s.push_str(if *fin { "[MASKED]" } else { " [MASKED]" });
+                }
+            }
+        }
+    }
+    Some((proto, s))
+}
