@@ -73,7 +73,8 @@ D data, F FIN, R RST, T retransmission, W zero window, ^ capture began with the 
     },
     /// Print both directions of one TCP connection in delivery order, like Wireshark's "Follow TCP Stream".
     #[command(after_help = "Formats match `tshark -q -z follow,tcp,FORMAT,N` (raw, ascii, hex); `bytes` writes \
-the reassembled payload itself, ready to pipe into a file or another tool.")]
+the reassembled payload itself, ready to pipe into a file or another tool; `http` shows each request and \
+response with its headers and (de-chunked) body text, then the WebSocket messages of an upgraded connection.")]
     Follow {
         /// Capture file (pcap or pcapng); `-` reads standard input.
         file: PathBuf,
@@ -231,8 +232,20 @@ fn run(cli: Cli) -> Result<u8> {
             struct FollowObs {
                 stream: u32,
                 chunks: Vec<Chunk>,
+                transactions: Vec<Transaction>,
+                messages: Vec<WsMessage>,
             }
             impl Observer for FollowObs {
+                fn transaction(&mut self, t: &Transaction) {
+                    if t.stream == self.stream {
+                        self.transactions.push(t.clone());
+                    }
+                }
+                fn ws_message(&mut self, m: &WsMessage) {
+                    if m.stream == self.stream {
+                        self.messages.push(m.clone());
+                    }
+                }
                 fn stream(&mut self, ev: &StreamEvent<'_>) {
                     match ev {
                         StreamEvent::Data { stream, dir, bytes, .. } if *stream == self.stream => {
@@ -247,13 +260,18 @@ fn run(cli: Cli) -> Result<u8> {
                     }
                 }
             }
-            let mut obs = FollowObs { stream, chunks: vec![] };
-            let s = analysis::analyze(reader, &mut obs).with_context(|| format!("reading {name}"))?;
+            let mut obs = FollowObs { stream, chunks: vec![], transactions: vec![], messages: vec![] };
+            let opts = analysis::Options { keep_http_text: (format == FollowFormat::Http).then_some(stream) };
+            let s = analysis::analyze_with(reader, &mut obs, &opts).with_context(|| format!("reading {name}"))?;
             let Some(conn) = s.conversations.get(stream as usize) else {
                 anyhow::bail!("{name} has {} TCP connections (0..{}); there is no stream {stream}", s.conversations.len(), s.conversations.len().saturating_sub(1).max(0));
             };
             let chunks = obs.chunks;
-            let bytes = follow::render(format, stream, Some((conn.a, conn.b)), &chunks);
+            let bytes = if format == FollowFormat::Http {
+                follow::render_http(stream, Some((conn.a, conn.b)), &obs.transactions, &obs.messages)
+            } else {
+                follow::render(format, stream, Some((conn.a, conn.b)), &chunks)
+            };
             let mut out = io::stdout().lock();
             match out.write_all(&bytes).and_then(|_| out.flush()) {
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}

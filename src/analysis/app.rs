@@ -118,6 +118,8 @@ struct ConnApp {
 #[derive(Default)]
 pub struct AppLayer {
     conns: FxHashMap<u32, ConnApp>,
+    /// Keep header text and body starts for this stream (for `follow --format http`).
+    keep_text: Option<u32>,
     pub http: HttpSummary,
     pub ws: WsSummary,
     ttfb: Vec<f64>,
@@ -139,14 +141,33 @@ impl AppLayer {
         Self::default()
     }
 
+    /// Keeps the text of the HTTP messages of `stream` in its transactions.
+    pub fn keep_text_of(mut self, stream: Option<u32>) -> Self {
+        self.keep_text = stream;
+        self
+    }
+
+    fn conn(&self, stream: u32, fresh: bool) -> ConnApp {
+        let mut http = HttpConn::new(stream, fresh);
+        if self.keep_text == Some(stream) {
+            http = http.keep_text(4096);
+        }
+        ConnApp { http, ws: None, counted_http: false }
+    }
+
     /// Handles one stream event from the TCP tracker.
     pub fn event(&mut self, ev: &StreamEvent<'_>, sink: &mut impl AppSink) {
         match *ev {
             StreamEvent::Begin { stream, syn_seen } => {
-                self.conns.insert(stream, ConnApp { http: HttpConn::new(stream, syn_seen), ws: None, counted_http: false });
+                let c = self.conn(stream, syn_seen);
+                self.conns.insert(stream, c);
             }
             StreamEvent::Data { stream, dir, ts_ns, frame, bytes, .. } => {
-                let c = self.conns.entry(stream).or_insert_with(|| ConnApp { http: HttpConn::new(stream, false), ws: None, counted_http: false });
+                if !self.conns.contains_key(&stream) {
+                    let c = self.conn(stream, false);
+                    self.conns.insert(stream, c);
+                }
+                let c = self.conns.get_mut(&stream).expect("inserted above");
                 if let Some(ws) = &mut c.ws {
                     ws.data(dir, ts_ns, frame, bytes, &mut self.wout);
                 } else if !c.http.is_not_http() {

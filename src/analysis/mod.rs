@@ -168,10 +168,22 @@ impl Anomalies {
     }
 }
 
+/// Choices that change what the analysis keeps (never what it counts).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Keep the header text and body starts of this stream's HTTP messages.
+    pub keep_http_text: Option<u32>,
+}
+
 /// Analyzes a whole capture, telling `obs` about every packet and stream event.
-pub fn analyze<R: Read>(mut reader: CaptureReader<R>, obs: &mut impl Observer) -> Result<Summary, ReadError> {
+pub fn analyze<R: Read>(reader: CaptureReader<R>, obs: &mut impl Observer) -> Result<Summary, ReadError> {
+    analyze_with(reader, obs, &Options::default())
+}
+
+/// [`analyze`] with options.
+pub fn analyze_with<R: Read>(mut reader: CaptureReader<R>, obs: &mut impl Observer, opts: &Options) -> Result<Summary, ReadError> {
     let mut tracker = Tracker::new();
-    let mut app = app::AppLayer::new();
+    let mut app = app::AppLayer::new().keep_text_of(opts.keep_http_text);
     let mut anomalies = Anomalies::default();
     let mut link_types: BTreeMap<u32, u64> = BTreeMap::new();
     let mut protocols: BTreeMap<&'static str, u64> = BTreeMap::new();

@@ -123,6 +123,16 @@ pub struct Transaction {
     /// This request paid for its connection's handshake: the first request on a connection
     /// whose SYN was captured.
     pub paid_handshake: bool,
+    /// Only with [`HttpConn::keep_text`]: the header blocks, and the start of each body
+    /// (de-chunked), for "Follow HTTP Stream".
+    #[serde(skip)]
+    pub request_head: Option<String>,
+    #[serde(skip)]
+    pub response_head: Option<String>,
+    #[serde(skip)]
+    pub request_body: Vec<u8>,
+    #[serde(skip)]
+    pub response_body: Vec<u8>,
     /// Frames where the request and the response were complete.
     pub request_frame: u64,
     pub response_frame: u64,
@@ -216,13 +226,34 @@ pub struct HttpConn {
     open: VecDeque<Transaction>,
     requests: u32,
     not_http: bool,
+    /// Keep header text and up to this many body bytes per message (0 = keep nothing).
+    keep: usize,
 }
 
 impl HttpConn {
     /// `fresh`: the connection's SYN was captured, so its first request paid for the handshake.
     pub fn new(stream: u32, fresh: bool) -> Self {
         let d = || Dir { phase: Phase::Detect, buf: Vec::new(), msg_ns: 0, msg_open: false, msg_gap: false };
-        HttpConn { stream, fresh, client: None, dir: [d(), d()], open: VecDeque::new(), requests: 0, not_http: false }
+        HttpConn { stream, fresh, client: None, dir: [d(), d()], open: VecDeque::new(), requests: 0, not_http: false, keep: 0 }
+    }
+
+    /// Keeps each message's header block and its first `body_bytes` body bytes in the
+    /// transactions (for "Follow HTTP Stream"; the analysis itself keeps nothing).
+    pub fn keep_text(mut self, body_bytes: usize) -> Self {
+        self.keep = body_bytes.max(1);
+        self
+    }
+
+    fn keep_body(&mut self, d: u8, b: &[u8]) {
+        if self.keep == 0 {
+            return;
+        }
+        let t = if self.client == Some(d) { self.open.back_mut() } else { self.open.front_mut() };
+        if let Some(t) = t {
+            let body = if self.client == Some(d) { &mut t.request_body } else { &mut t.response_body };
+            let room = self.keep.saturating_sub(body.len());
+            body.extend_from_slice(&b[..room.min(b.len())]);
+        }
     }
 
     /// Whether this connection turned out not to carry HTTP.
@@ -340,6 +371,7 @@ impl HttpConn {
                 }
                 Phase::Body(rem) => {
                     let n = (rem as usize).min(bytes.len());
+                    self.keep_body(d, &bytes[..n]);
                     bytes = &bytes[n..];
                     self.add_body(d, n as u64);
                     if rem == n as u64 {
@@ -349,6 +381,7 @@ impl HttpConn {
                     }
                 }
                 Phase::UntilClose => {
+                    self.keep_body(d, bytes);
                     self.add_body(d, bytes.len() as u64);
                     bytes = &[];
                 }
@@ -538,6 +571,7 @@ impl HttpConn {
                 request_header_bytes: head.len() as u64,
                 request_ns: Some(msg_ns),
                 paid_handshake: self.fresh && self.requests == 0,
+                request_head: (self.keep > 0).then(|| String::from_utf8_lossy(head).into_owned()),
                 ..Transaction::default()
             };
             self.requests += 1;
@@ -592,6 +626,9 @@ impl HttpConn {
             self.open.push_back(Transaction { stream: self.stream, index_on_conn: 0, ..Transaction::default() });
         }
         let t = self.open.front_mut().expect("a request is open");
+        if self.keep > 0 {
+            t.response_head = Some(String::from_utf8_lossy(head).into_owned());
+        }
         t.status = Some(code);
         t.reason = resp.reason.map(str::to_string);
         t.response_header_bytes = head.len() as u64;
@@ -632,6 +669,7 @@ impl HttpConn {
         match c {
             Chunk::Data(rem) => {
                 let n = (rem as usize).min(bytes.len());
+                self.keep_body(d, &bytes[..n]);
                 self.add_body(d, n as u64);
                 self.dir[di].phase = Phase::Chunked(if rem == n as u64 { Chunk::DataEnd } else { Chunk::Data(rem - n as u64) });
                 &bytes[n..]

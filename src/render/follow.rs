@@ -4,6 +4,9 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
+use crate::proto::http::Transaction;
+use crate::proto::websocket::WsMessage;
+
 /// One delivered chunk of one direction (0 = node 0, the connection's first sender).
 #[derive(Debug, Clone)]
 pub struct Chunk {
@@ -33,6 +36,9 @@ pub enum FollowFormat {
     Hex,
     /// The payload bytes themselves, both directions concatenated.
     Bytes,
+    /// HTTP messages one by one, headers shown, bodies de-chunked (Wireshark's "Follow HTTP
+    /// Stream"), then the WebSocket messages of an upgraded connection.
+    Http,
 }
 
 impl FollowFormat {
@@ -42,6 +48,7 @@ impl FollowFormat {
             FollowFormat::Ascii => "ascii",
             FollowFormat::Hex => "hex",
             FollowFormat::Bytes => "bytes",
+            FollowFormat::Http => "http",
         }
     }
 }
@@ -107,7 +114,62 @@ pub fn render(format: FollowFormat, stream: u32, nodes: Option<(SocketAddr, Sock
                     *off += line.len();
                 }
             }
-            FollowFormat::Bytes => unreachable!(),
+            FollowFormat::Bytes | FollowFormat::Http => unreachable!("rendered elsewhere"),
+        }
+    }
+    let _ = writeln!(s, "{bar}");
+    s.into_bytes()
+}
+
+fn body_text(s: &mut String, body: &[u8], total: u64, content_type: Option<&str>) {
+    if total == 0 {
+        return;
+    }
+    let printable = body.iter().filter(|&&b| b == b'\n' || b == b'\r' || b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80).count();
+    if !body.is_empty() && printable * 10 >= body.len() * 9 {
+        s.push_str(&String::from_utf8_lossy(body).replace("\r\n", "\n"));
+        if !s.ends_with('\n') {
+            s.push('\n');
+        }
+        if total > body.len() as u64 {
+            let _ = writeln!(s, "[… {} more body bytes]", total - body.len() as u64);
+        }
+    } else {
+        let _ = writeln!(s, "[{total} bytes of {} body]", content_type.unwrap_or("binary"));
+    }
+}
+
+/// The "http" follow format: each request and its response with headers and body text.
+pub fn render_http(stream: u32, nodes: Option<(SocketAddr, SocketAddr)>, txs: &[Transaction], msgs: &[WsMessage]) -> Vec<u8> {
+    let mut s = String::new();
+    let bar = "===================================================================";
+    let node = |a: Option<SocketAddr>| a.map(|a| a.to_string()).unwrap_or_default();
+    let _ = writeln!(s, "\n{bar}\nFollow: http\nFilter: tcp.stream eq {stream}\nNode 0: {}\nNode 1: {}", node(nodes.map(|n| n.0)), node(nodes.map(|n| n.1)));
+    if txs.is_empty() {
+        let _ = writeln!(s, "(no HTTP messages on this connection)");
+    }
+    for t in txs {
+        if let Some(head) = &t.request_head {
+            let _ = writeln!(s, "──── request {} · frame {} ────", t.index_on_conn, t.request_frame);
+            s.push_str(&head.replace("\r\n", "\n"));
+            body_text(&mut s, &t.request_body, t.request_body_bytes, t.request_headers.content_type.as_deref());
+        }
+        if let Some(head) = &t.response_head {
+            let timing = t.ttfb_ns().map(|n| format!(" · TTFB {:.3} ms", n as f64 / 1e6)).unwrap_or_default();
+            let _ = writeln!(s, "──── response {} · frame {}{timing} ────", t.index_on_conn, t.response_frame);
+            s.push_str(&head.replace("\r\n", "\n"));
+            body_text(&mut s, &t.response_body, t.response_body_bytes, t.response_headers.content_type.as_deref());
+            if !t.complete {
+                let _ = writeln!(s, "[response incomplete in the capture]");
+            }
+        }
+    }
+    if !msgs.is_empty() {
+        let _ = writeln!(s, "──── WebSocket messages ────");
+        for m in msgs {
+            let echo = m.echo_latency_ms.map(|l| format!(" · echo {l:.3} ms")).unwrap_or_default();
+            let deflate = if m.compressed { format!(" ({} B compressed)", m.wire_bytes) } else { String::new() };
+            let _ = writeln!(s, "{} {} {} B{deflate}{echo}: {}", if m.from_server { "S→C" } else { "C→S" }, m.kind, m.size, m.preview);
         }
     }
     let _ = writeln!(s, "{bar}");
