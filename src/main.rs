@@ -11,7 +11,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use wirelab::analysis::{self, Observer, PacketApp, Summary};
 use wirelab::proto::http::Transaction;
-use wirelab::proto::websocket::WsMessage;
+use wirelab::proto::websocket::{WsFrame, WsMessage};
+use wirelab::render::export::Exporter;
 use wirelab::capture::{CaptureReader, Frame, ReadError};
 use wirelab::decode::Decoded;
 use wirelab::render::follow::{self, Chunk, FollowFormat};
@@ -67,6 +68,10 @@ D data, F FIN, R RST, T retransmission, W zero window, ^ capture began with the 
         /// Show every conversation row (default: the first 50).
         #[arg(long)]
         all: bool,
+        /// Also write the packets, connections, http, ws_frames and ws_messages tables to DIR
+        /// as CSV and Parquet (column schemas in the README).
+        #[arg(long, value_name = "DIR")]
+        export: Option<PathBuf>,
         /// Do not draw a progress bar.
         #[arg(long, short)]
         quiet: bool,
@@ -149,10 +154,14 @@ struct AnalyzeObs<W: Write> {
     keep: Option<usize>,
     transactions: Vec<Transaction>,
     messages: Vec<WsMessage>,
+    export: Option<Exporter>,
 }
 
 impl<W: Write> Observer for AnalyzeObs<W> {
     fn packet(&mut self, frame: &Frame<'_>, decoded: &Decoded<'_>, tcp: Option<&PacketInfo>, app: PacketApp<'_>) {
+        if let Some(x) = &mut self.export {
+            x.packet(frame, decoded, tcp, app);
+        }
         if let Some(out) = &mut self.out {
             let t0 = *self.t0.get_or_insert(frame.ts_ns);
             if self.err.is_none() {
@@ -163,11 +172,22 @@ impl<W: Write> Observer for AnalyzeObs<W> {
         }
     }
     fn transaction(&mut self, t: &Transaction) {
+        if let Some(x) = &mut self.export {
+            x.transaction(t);
+        }
         if self.keep.is_some_and(|k| self.transactions.len() < k) {
             self.transactions.push(t.clone());
         }
     }
+    fn ws_frame(&mut self, f: &WsFrame) {
+        if let Some(x) = &mut self.export {
+            x.ws_frame(f);
+        }
+    }
     fn ws_message(&mut self, m: &WsMessage) {
+        if let Some(x) = &mut self.export {
+            x.ws_message(m);
+        }
         if self.keep.is_some_and(|k| self.messages.len() < k) {
             self.messages.push(m.clone());
         }
@@ -182,7 +202,7 @@ impl<W: Write> Observer for AnalyzeObs<W> {
 
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::Analyze { file, json, packets: list, all, quiet } => {
+        Command::Analyze { file, json, packets: list, all, export, quiet } => {
             let (reader, len, name) = reader_for(&file)?;
             let stdout = io::stdout();
             let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -198,9 +218,20 @@ fn run(cli: Cli) -> Result<u8> {
                 keep,
                 transactions: vec![],
                 messages: vec![],
+                export: match &export {
+                    Some(dir) => Some(Exporter::new(dir)?),
+                    None => None,
+                },
             };
             let s = analysis::analyze(reader, &mut obs).with_context(|| format!("reading {name}"))?;
-            let AnalyzeObs { pb, err, transactions, messages, .. } = obs;
+            let AnalyzeObs { pb, err, transactions, messages, export: exporter, .. } = obs;
+            if let (Some(x), Some(dir)) = (exporter, &export) {
+                let n = x.finish(&s)?;
+                eprintln!(
+                    "wirelab: exported {} packets, {} connections, {} HTTP transactions, {} WebSocket frames and {} messages to {} (CSV and Parquet)",
+                    n.packets, n.connections, n.http, n.ws_frames, n.ws_messages, dir.display()
+                );
+            }
             if let Some(pb) = pb {
                 pb.finish_and_clear();
             }

@@ -1,5 +1,7 @@
-//! Output: terminal tables, the Wireshark-style packet list, and follow-stream formats.
+//! Output: terminal tables, the Wireshark-style packet list, follow-stream formats, and
+//! CSV/Parquet exports.
 
+pub mod export;
 pub mod follow;
 pub mod packets;
 pub mod summary;

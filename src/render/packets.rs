@@ -15,17 +15,32 @@ pub fn header() -> String {
     format!("{:>7} {:>12} {:>15}   {:<15} {:<8} {:>6} {}", "No.", "Time", "Source", "Destination", "Protocol", "Length", "Info")
 }
 
-/// Formats one packet-list line. `t0_ns` is the first frame's timestamp.
-pub fn line(frame: &Frame<'_>, decoded: &Decoded<'_>, tcp: Option<&PacketInfo>, app: PacketApp<'_>, t0_ns: i128) -> String {
-    let rel = (frame.ts_ns - t0_ns) as f64 / 1e9;
-    let (src, dst, mut proto, mut info) = columns(frame, decoded, tcp);
+/// The Source, Destination, Protocol and Info cells of one packet.
+#[derive(Debug, Clone)]
+pub struct Cells {
+    pub src: String,
+    pub dst: String,
+    pub protocol: String,
+    pub info: String,
+}
+
+/// The cells of one packet, with the application layer's reading when it has one.
+pub fn cells(frame: &Frame<'_>, decoded: &Decoded<'_>, tcp: Option<&PacketInfo>, app: PacketApp<'_>) -> Cells {
+    let (src, dst, mut protocol, mut info) = columns(frame, decoded, tcp);
     if let Some((p, text)) = app::info(app.notes) {
-        proto = p.to_string();
+        protocol = p.to_string();
         info = text;
     } else if app.partial && tcp.is_some() {
         info.push_str(" [TCP segment of a reassembled PDU]");
     }
-    format!("{:>7} {:>12.6} {:>15} → {:<15} {:<8} {:>6} {}", frame.number, rel, src, dst, proto, frame.orig_len, info)
+    Cells { src, dst, protocol, info }
+}
+
+/// Formats one packet-list line. `t0_ns` is the first frame's timestamp.
+pub fn line(frame: &Frame<'_>, decoded: &Decoded<'_>, tcp: Option<&PacketInfo>, app: PacketApp<'_>, t0_ns: i128) -> String {
+    let rel = (frame.ts_ns - t0_ns) as f64 / 1e9;
+    let c = cells(frame, decoded, tcp, app);
+    format!("{:>7} {:>12.6} {:>15} → {:<15} {:<8} {:>6} {}", frame.number, rel, c.src, c.dst, c.protocol, frame.orig_len, c.info)
 }
 
 fn mac(m: [u8; 6]) -> String {
