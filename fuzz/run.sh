@@ -9,7 +9,7 @@ export RUSTC_BOOTSTRAP=1
 mkdir -p fuzz/corpus/reader
 # Seed the reader with real captures.
 cp -n ../shared/corpus/pcapplusplus/*.pcap* tests/fixtures/*.pcap* fuzz/corpus/reader/ 2>/dev/null || true
-for t in reader reassembler; do
+for t in reader reassembler http websocket; do
   echo "==> fuzzing $t for ${secs}s"
   cargo fuzz run "$t" -- -max_total_time="$secs" -max_len=65536 2>&1 | tee "fuzz/$t.log" | grep -E "^#[0-9]+.*(DONE|pulse)|ERROR|panicked" || true
   grep -E "Done [0-9]+ runs" "fuzz/$t.log" || { echo "fuzz target $t failed"; exit 1; }

@@ -12,7 +12,33 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use wirelab::analysis::{self, Observer, PacketApp, Summary};
 use wirelab::proto::http::Transaction;
 use wirelab::proto::websocket::{WsFrame, WsMessage};
+#[cfg(feature = "export")]
 use wirelab::render::export::Exporter;
+
+/// Without the `export` feature, `--export` explains itself instead.
+#[cfg(not(feature = "export"))]
+struct Exporter;
+#[cfg(not(feature = "export"))]
+impl Exporter {
+    fn new(_: &std::path::Path) -> Result<Self> {
+        anyhow::bail!("this wirelab was built without the `export` feature; rebuild with default features for --export")
+    }
+    fn packet(&mut self, _: &Frame<'_>, _: &Decoded<'_>, _: Option<&PacketInfo>, _: PacketApp<'_>) {}
+    fn transaction(&mut self, _: &Transaction) {}
+    fn ws_frame(&mut self, _: &WsFrame) {}
+    fn ws_message(&mut self, _: &WsMessage) {}
+    fn finish(self, _: &Summary) -> Result<Exported> {
+        unreachable!("never constructed")
+    }
+}
+#[cfg(not(feature = "export"))]
+struct Exported {
+    packets: u64,
+    connections: u64,
+    http: u64,
+    ws_frames: u64,
+    ws_messages: u64,
+}
 use wirelab::capture::{CaptureReader, Frame, ReadError};
 use wirelab::decode::Decoded;
 use wirelab::render::follow::{self, Chunk, FollowFormat};
