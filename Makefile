@@ -34,10 +34,12 @@ build: setup
 	@echo "==> built target/release/wirelab"
 
 demo: build
-	@echo; echo "==> wirelab analyze tests/fixtures/curl-nginx-keepalive.pcapng --packets"
-	@./target/release/wirelab analyze tests/fixtures/curl-nginx-keepalive.pcapng --packets
-	@echo; echo "==> wirelab follow tests/fixtures/curl-nginx-keepalive.pcapng --stream 1"
-	@./target/release/wirelab follow tests/fixtures/curl-nginx-keepalive.pcapng --stream 1 | head -30
+	@echo; echo "==> wirelab analyze tests/fixtures/http-curl-nginx.pcap   (curl against nginx: keep-alive, close, 304, HEAD, 404, 400)"
+	@./target/release/wirelab analyze tests/fixtures/http-curl-nginx.pcap
+	@echo; echo "==> wirelab analyze tests/fixtures/ws-echo.pcap --packets   (Python websockets echo)"
+	@./target/release/wirelab analyze tests/fixtures/ws-echo.pcap --packets
+	@echo; echo "==> wirelab follow tests/fixtures/http-curl-nginx.pcap --stream 0 --format http"
+	@./target/release/wirelab follow tests/fixtures/http-curl-nginx.pcap --stream 0 --format http | head -40
 	@echo; echo "Try: ./target/release/wirelab --help"
 
 test: setup
