@@ -126,6 +126,8 @@ fn websocket_echo_text_binary_large_fragmented_ping_close() {
     let closes: Vec<_> = c.frames.iter().filter(|f| f.opcode == "close").collect();
     assert_eq!(closes.len(), 2);
     assert!(closes.iter().all(|f| f.close_code == Some(1000)));
+    assert_eq!(s.websocket.close_codes.get("1000 client"), Some(&1));
+    assert_eq!(s.websocket.close_codes.get("1000 server"), Some(&1));
     assert!(s.anomalies.is_empty(), "{:?}", s.anomalies);
 }
 

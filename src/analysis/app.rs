@@ -102,6 +102,8 @@ pub struct WsSummary {
     pub messages: u64,
     pub compressed_messages: u64,
     pub opcodes: WsOpcodes,
+    /// Close frames by code and sender, e.g. `"1000 client"`, `"1001 server"`.
+    pub close_codes: BTreeMap<String, u64>,
     /// Server messages echoing a client message, and the echo latency on the wire.
     pub echo: Dist,
     /// Ping → pong round trips.
@@ -253,6 +255,11 @@ impl AppLayer {
             } += 1;
             if let Some(r) = f.ping_rtt_ms {
                 self.ping.push(r);
+            }
+            if f.opcode == "close" {
+                let code = f.close_code.map_or("none".to_string(), |c| c.to_string());
+                let who = if f.from_server { "server" } else { "client" };
+                *self.ws.close_codes.entry(format!("{code} {who}")).or_default() += 1;
             }
             self.notes.push(AppNote::Ws { opcode: opcode_number(f.opcode), fin: f.fin, masked: f.masked });
             sink.ws_frame(&f);

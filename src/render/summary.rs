@@ -94,6 +94,9 @@ pub fn render(name: &str, s: &Summary, rows: &Rows<'_>, limit: Option<usize>) ->
             w.connections, w.deflate_connections, w.frames, op.text, op.binary, op.continuation, op.close, op.ping, op.pong, w.messages
         );
         let _ = writeln!(o, "          echo latency {} · ping RTT {}", dist(&w.echo), dist(&w.ping_rtt));
+        if !w.close_codes.is_empty() {
+            let _ = writeln!(o, "          close {}", counts(&w.close_codes));
+        }
     }
     if let Some(d) = &c.damage {
         let _ = writeln!(o, "WARNING   capture damaged at byte offset {}: {}; analysis covers everything before it", d.offset, d.reason);
