@@ -194,6 +194,8 @@ struct Msg {
     wire: u64,
     size: u64,
     compressed: bool,
+    /// Inflating failed: the rest of the message is counted on the wire only.
+    inflate_failed: bool,
     hash: Fnv,
     preview: Vec<u8>,
 }
@@ -349,9 +351,20 @@ impl WsConn {
                 }
                 let compressed = h.rsv1 && self.deflate.enabled;
                 if compressed && (dir.no_context_takeover || dir.inflate.is_none()) {
+                    // (Also after an inflate failure dropped the shared window.)
                     dir.inflate = Some(Decompress::new(false));
                 }
-                dir.msg = Some(Msg { opcode: h.opcode, first_ns: ts, frames: 0, wire: 0, size: 0, compressed, hash: Fnv::new(), preview: Vec::new() });
+                dir.msg = Some(Msg {
+                    opcode: h.opcode,
+                    first_ns: ts,
+                    frames: 0,
+                    wire: 0,
+                    size: 0,
+                    compressed,
+                    inflate_failed: false,
+                    hash: Fnv::new(),
+                    preview: Vec::new(),
+                });
             } else if dir.msg.is_none() {
                 out.anomalies.push(("ws_malformed", format!("stream {}: continuation frame without a message", self.stream)));
             }
@@ -383,10 +396,15 @@ impl WsConn {
         let Some(m) = dir.msg.as_mut() else { return };
         m.wire += raw.len() as u64;
         if m.compressed {
+            if m.inflate_failed {
+                return;
+            }
             let inflater = dir.inflate.as_mut().expect("inflater for a compressed message");
             if let Err(e) = inflate(inflater, &dir.scratch, |chunk| absorb(m, chunk)) {
                 out.anomalies.push(("ws_inflate", format!("stream {}: {e}", self.stream)));
-                m.compressed = false;
+                m.inflate_failed = true;
+                // The shared window is now unknown: later messages start from a fresh one.
+                dir.inflate = None;
             }
         } else {
             absorb(m, &dir.scratch);
@@ -446,15 +464,16 @@ impl WsConn {
         let from_server = d != self.client;
         let dir = &mut self.dir[di];
         let Some(mut m) = dir.msg.take() else { return };
-        if m.compressed {
+        if m.compressed && !m.inflate_failed {
             // RFC 7692 §7.2.2: append the empty stored block's tail before inflating the end.
             let inflater = dir.inflate.as_mut().expect("inflater for a compressed message");
             if let Err(e) = inflate(inflater, &[0x00, 0x00, 0xff, 0xff], |chunk| absorb(&mut m, chunk)) {
                 out.anomalies.push(("ws_inflate", format!("stream {}: {e}", self.stream)));
-            }
-            if dir.no_context_takeover {
                 dir.inflate = None;
             }
+        }
+        if m.compressed && dir.no_context_takeover {
+            dir.inflate = None;
         }
         let index = self.messages;
         self.messages += 1;
@@ -634,6 +653,30 @@ mod tests {
             assert_eq!(out.messages[0].hash, out.messages[1].hash);
             assert!(out.messages[1].wire_bytes < out.messages[0].wire_bytes);
         }
+    }
+
+    #[test]
+    fn bad_deflate_data_is_an_anomaly_and_the_message_stays_compressed() {
+        // Found by the websocket fuzz target: RSV1 set, one byte that is not deflate data.
+        let d = Deflate { enabled: true, server_no_context_takeover: true, client_no_context_takeover: true };
+        let mut c = WsConn::new(0, 1, d);
+        let mut out = WsOutput::default();
+        c.data(1, 0, 1, &[0xf7, 0x01, 0xf7], &mut out);
+        assert_eq!(out.anomalies.len(), 2, "{:?}", out.anomalies); // reserved opcode, inflate
+        let m = &out.messages[0];
+        assert!(m.compressed);
+        assert_eq!((m.wire_bytes, m.size), (1, 0));
+        // The next compressed message gets a fresh inflater and decodes.
+        use flate2::{Compress, Compression, FlushCompress};
+        let mut z = Compress::new(Compression::default(), false);
+        let mut deflated = vec![0u8; 64];
+        z.compress(b"Hello", &mut deflated, FlushCompress::Sync).unwrap();
+        deflated.truncate(z.total_out() as usize - 4);
+        let mut frame = vec![0xc1, deflated.len() as u8];
+        frame.extend(&deflated);
+        c.data(1, 1, 2, &frame, &mut out);
+        assert_eq!(out.anomalies.len(), 2, "{:?}", out.anomalies);
+        assert_eq!((out.messages[1].size, out.messages[1].preview.as_str()), (5, "Hello"));
     }
 
     #[test]
