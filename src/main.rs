@@ -1,7 +1,7 @@
 //! The `wirelab` command line: argument parsing, input opening, and exit codes (anyhow at the edge).
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -129,22 +129,32 @@ fn main() -> ExitCode {
     }
 }
 
-fn open_input(path: &PathBuf) -> Result<(Box<dyn Read>, Option<u64>, String)> {
+/// Either kind of input reader: a mapped file or standard input.
+enum Input {
+    File(CaptureReader<File>),
+    Stdin(CaptureReader<io::StdinLock<'static>>),
+}
+
+fn reader_for(path: &PathBuf) -> Result<(Input, Option<u64>, String)> {
+    let name = if path.as_os_str() == "-" { "<stdin>".to_string() } else { path.display().to_string() };
+    let bad = |e: ReadError| match e {
+        ReadError::NotACapture(why) => anyhow::anyhow!("{name}: not a capture file ({why})"),
+        ReadError::Io(e) => anyhow::anyhow!("{name}: {e}"),
+    };
     if path.as_os_str() == "-" {
-        return Ok((Box::new(io::stdin().lock()), None, "<stdin>".into()));
+        return Ok((Input::Stdin(CaptureReader::new(io::stdin().lock()).map_err(bad)?), None, name));
     }
     let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let len = f.metadata().ok().map(|m| m.len());
-    Ok((Box::new(f), len, path.display().to_string()))
+    Ok((Input::File(CaptureReader::open_file(f).map_err(bad)?), len, name))
 }
 
-fn reader_for(path: &PathBuf) -> Result<(CaptureReader<Box<dyn Read>>, Option<u64>, String)> {
-    let (input, len, name) = open_input(path)?;
-    let reader = CaptureReader::new(input).map_err(|e| match e {
-        ReadError::NotACapture(why) => anyhow::anyhow!("{name}: not a capture file ({why})"),
-        ReadError::Io(e) => anyhow::anyhow!("{name}: {e}"),
-    })?;
-    Ok((reader, len, name))
+/// Runs the analysis on either kind of input.
+fn analyze_input(input: Input, obs: &mut impl Observer, opts: &analysis::Options) -> Result<Summary, ReadError> {
+    match input {
+        Input::File(r) => analysis::analyze_with(r, obs, opts),
+        Input::Stdin(r) => analysis::analyze_with(r, obs, opts),
+    }
 }
 
 fn progress_bar(len: Option<u64>, quiet: bool) -> Option<ProgressBar> {
@@ -249,7 +259,8 @@ fn run(cli: Cli) -> Result<u8> {
                     None => None,
                 },
             };
-            let s = analysis::analyze(reader, &mut obs).with_context(|| format!("reading {name}"))?;
+            let opts = analysis::Options { no_packet_notes: !list && export.is_none(), ..Default::default() };
+            let s = analyze_input(reader, &mut obs, &opts).with_context(|| format!("reading {name}"))?;
             let AnalyzeObs { pb, err, transactions, messages, export: exporter, .. } = obs;
             if let (Some(x), Some(dir)) = (exporter, &export) {
                 let n = x.finish(&s)?;
@@ -318,8 +329,8 @@ fn run(cli: Cli) -> Result<u8> {
                 }
             }
             let mut obs = FollowObs { stream, chunks: vec![], transactions: vec![], messages: vec![] };
-            let opts = analysis::Options { keep_http_text: (format == FollowFormat::Http).then_some(stream) };
-            let s = analysis::analyze_with(reader, &mut obs, &opts).with_context(|| format!("reading {name}"))?;
+            let opts = analysis::Options { keep_http_text: (format == FollowFormat::Http).then_some(stream), no_packet_notes: true };
+            let s = analyze_input(reader, &mut obs, &opts).with_context(|| format!("reading {name}"))?;
             let Some(conn) = s.conversations.get(stream as usize) else {
                 anyhow::bail!("{name} has {} TCP connections (0..{}); there is no stream {stream}", s.conversations.len(), s.conversations.len().saturating_sub(1).max(0));
             };

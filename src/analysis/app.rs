@@ -122,6 +122,8 @@ pub struct AppLayer {
     conns: FxHashMap<u32, ConnApp>,
     /// Keep header text and body starts for this stream (for `follow --format http`).
     keep_text: Option<u32>,
+    /// Build per-packet notes (for the packet list and the packets export).
+    want_notes: bool,
     pub http: HttpSummary,
     pub ws: WsSummary,
     ttfb: Vec<f64>,
@@ -143,6 +145,12 @@ impl AppLayer {
         Self::default()
     }
 
+    /// Builds the per-packet notes that the packet list shows.
+    pub fn with_notes(mut self, on: bool) -> Self {
+        self.want_notes = on;
+        self
+    }
+
     /// Keeps the text of the HTTP messages of `stream` in its transactions.
     pub fn keep_text_of(mut self, stream: Option<u32>) -> Self {
         self.keep_text = stream;
@@ -151,6 +159,9 @@ impl AppLayer {
 
     fn conn(&self, stream: u32, fresh: bool) -> ConnApp {
         let mut http = HttpConn::new(stream, fresh);
+        if !self.want_notes {
+            http = http.without_notes();
+        }
         if self.keep_text == Some(stream) {
             http = http.keep_text(4096);
         }
@@ -261,7 +272,9 @@ impl AppLayer {
                 let who = if f.from_server { "server" } else { "client" };
                 *self.ws.close_codes.entry(format!("{code} {who}")).or_default() += 1;
             }
-            self.notes.push(AppNote::Ws { opcode: opcode_number(f.opcode), fin: f.fin, masked: f.masked });
+            if self.want_notes {
+                self.notes.push(AppNote::Ws { opcode: opcode_number(f.opcode), fin: f.fin, masked: f.masked });
+            }
             sink.ws_frame(&f);
         }
         for m in w.messages.drain(..) {

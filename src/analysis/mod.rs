@@ -173,6 +173,9 @@ impl Anomalies {
 pub struct Options {
     /// Keep the header text and body starts of this stream's HTTP messages.
     pub keep_http_text: Option<u32>,
+    /// Skip the per-packet application notes ([`PacketApp::notes`] stays empty); they are
+    /// needed only for a packet list.
+    pub no_packet_notes: bool,
 }
 
 /// Analyzes a whole capture, telling `obs` about every packet and stream event.
@@ -183,7 +186,7 @@ pub fn analyze<R: Read>(reader: CaptureReader<R>, obs: &mut impl Observer) -> Re
 /// [`analyze`] with options.
 pub fn analyze_with<R: Read>(mut reader: CaptureReader<R>, obs: &mut impl Observer, opts: &Options) -> Result<Summary, ReadError> {
     let mut tracker = Tracker::new();
-    let mut app = app::AppLayer::new().keep_text_of(opts.keep_http_text);
+    let mut app = app::AppLayer::new().keep_text_of(opts.keep_http_text).with_notes(!opts.no_packet_notes);
     let mut anomalies = Anomalies::default();
     let mut link_types: BTreeMap<u32, u64> = BTreeMap::new();
     let mut protocols: BTreeMap<&'static str, u64> = BTreeMap::new();

@@ -1,7 +1,8 @@
 //! Streaming reader for capture files: classic pcap (µs/ns, both byte orders) and pcapng.
 //!
-//! The reader pulls bytes from any `Read` (a file, or stdin for `tcpdump -w - | wirelab analyze -`)
-//! through one reusable buffer, so memory stays flat whatever the file size. Record framing is
+//! The reader pulls bytes from any `Read` (stdin for `tcpdump -w - | wirelab analyze -`) through
+//! one reusable buffer, so memory stays flat whatever the file size; a regular file is mapped
+//! into memory instead ([`CaptureReader::open_file`]), which saves copying it through `read`. Record framing is
 //! delegated to `pcap-file`'s slice parsers; this module adds the buffering, the byte offsets,
 //! per-interface timestamp resolution, and sanity limits so that a corrupt length field can never
 //! make us allocate gigabytes. Damage ends the stream with a [`Damage`] note naming the offset;
@@ -73,6 +74,22 @@ pub struct Interface {
     ts_offset_s: i64,
 }
 
+/// The bytes being read: a reusable buffer, or the whole file mapped.
+enum Store {
+    Vec(Vec<u8>),
+    Map(memmap2::Mmap),
+}
+
+impl std::ops::Deref for Store {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Store::Vec(v) => v,
+            Store::Map(m) => m,
+        }
+    }
+}
+
 enum Kind {
     Pcap { header: PcapHeader },
     Pcapng { parser: PcapNgParser },
@@ -82,12 +99,14 @@ enum Kind {
 /// then look at [`CaptureReader::damage`].
 pub struct CaptureReader<R: Read> {
     src: R,
-    buf: Vec<u8>,
+    buf: Store,
     start: usize,
     end: usize,
     eof: bool,
     /// File offset of `buf[0]`.
     buf_offset: u64,
+    /// Mapped bytes before this offset have been released back to the page cache.
+    released: usize,
     kind: Kind,
     interfaces: Vec<Interface>,
     comments: Vec<String>,
@@ -110,6 +129,10 @@ impl<R: Read> CaptureReader<R> {
             end += n;
         }
         let eof = end < 64 * 1024;
+        Self::with_store(src, Store::Vec(buf), end, eof)
+    }
+
+    fn with_store(src: R, buf: Store, end: usize, eof: bool) -> Result<Self, ReadError> {
         let head = &buf[..end];
         if head.len() < 4 {
             return Err(ReadError::NotACapture(format!("file is only {} bytes long", head.len())));
@@ -148,6 +171,7 @@ impl<R: Read> CaptureReader<R> {
             end,
             eof,
             buf_offset: 0,
+            released: 0,
             kind,
             interfaces,
             comments,
@@ -191,20 +215,33 @@ impl<R: Read> CaptureReader<R> {
 
     /// Makes sure at least `need` bytes are buffered after `start`. Returns false at EOF.
     fn fill(&mut self, need: usize) -> io::Result<bool> {
+        if let Store::Map(map) = &self.buf {
+            // Keep the resident set flat: give consumed pages back every few MiB.
+            const STEP: usize = 8 << 20;
+            if self.start >= self.released + STEP {
+                let upto = self.start & !(4095);
+                // SAFETY: the range was consumed and is never read again; on a read-only file
+                // mapping MADV_DONTNEED only drops the pages from this process.
+                let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, self.released, upto - self.released) };
+                self.released = upto;
+            }
+        }
         if self.end - self.start >= need {
             return Ok(true);
         }
+        // A mapped file is all there already.
+        let Store::Vec(buf) = &mut self.buf else { return Ok(false) };
         if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
+            buf.copy_within(self.start..self.end, 0);
             self.buf_offset += self.start as u64;
             self.end -= self.start;
             self.start = 0;
         }
-        if self.buf.len() < need {
-            self.buf.resize(need.next_power_of_two(), 0);
+        if buf.len() < need {
+            buf.resize(need.next_power_of_two(), 0);
         }
         while self.end < need && !self.eof {
-            let n = read_retry(&mut self.src, &mut self.buf[self.end..])?;
+            let n = read_retry(&mut self.src, &mut buf[self.end..])?;
             if n == 0 {
                 self.eof = true;
             }
@@ -436,6 +473,23 @@ impl<R: Read> CaptureReader<R> {
     }
 }
 
+impl CaptureReader<std::fs::File> {
+    /// Opens a capture file, mapping it into memory when it is a regular file (falling back
+    /// to buffered reads otherwise). The file must not shrink while it is being read.
+    pub fn open_file(file: std::fs::File) -> Result<Self, ReadError> {
+        let len = file.metadata()?.len();
+        if file.metadata()?.is_file() && len > 0 && len <= usize::MAX as u64 {
+            // SAFETY: the map is read-only and lives as long as the reader; wirelab only reads
+            // capture files, and a capture that is still being written only grows.
+            if let Ok(map) = unsafe { memmap2::MmapOptions::new().map(&file) } {
+                let _ = map.advise(memmap2::Advice::Sequential);
+                return Self::with_store(file, Store::Map(map), len as usize, true);
+            }
+        }
+        Self::new(file)
+    }
+}
+
 enum Step {
     Frame(usize, usize, Frame<'static>),
     Again,
@@ -493,6 +547,22 @@ mod tests {
         }
         v.extend(data);
         v
+    }
+
+    #[test]
+    fn mapped_file_reads_like_a_stream() {
+        let mut f = pcap_header(0xa1b2c3d4, false, 1);
+        f.extend(record(false, 1, 0, b"hello"));
+        f.extend(record(false, 2, 0, b"world!!"));
+        let cut = f.len() - 3;
+        let path = std::env::temp_dir().join(format!("wirelab-map-{}.pcap", std::process::id()));
+        std::fs::write(&path, &f[..cut]).unwrap();
+        let mut r = CaptureReader::open_file(std::fs::File::open(&path).unwrap()).unwrap();
+        assert!(matches!(r.buf, Store::Map(_)));
+        assert_eq!(r.next_frame().unwrap().unwrap().data, b"hello");
+        assert!(r.next_frame().unwrap().is_none());
+        assert_eq!(r.damage().unwrap().offset, 24 + 16 + 5);
+        std::fs::remove_file(&path).unwrap();
     }
 
     fn all(bytes: &[u8]) -> (Vec<(u64, i128, Vec<u8>)>, Option<Damage>) {

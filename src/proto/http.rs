@@ -163,7 +163,8 @@ pub enum Note {
 /// Events from one call, drained by the caller.
 #[derive(Debug, Default)]
 pub struct Output {
-    pub transactions: Vec<Transaction>,
+    /// Boxed: a transaction is large and passes through a few queues.
+    pub transactions: Vec<Box<Transaction>>,
     /// Methods of requests and codes of responses, one entry per message, as they are parsed.
     pub methods: Vec<String>,
     pub statuses: Vec<u16>,
@@ -223,18 +224,26 @@ pub struct HttpConn {
     client: Option<u8>,
     dir: [Dir; 2],
     /// Requests waiting for (or receiving) their response, oldest first.
-    open: VecDeque<Transaction>,
+    open: VecDeque<Box<Transaction>>,
     requests: u32,
     not_http: bool,
     /// Keep header text and up to this many body bytes per message (0 = keep nothing).
     keep: usize,
+    /// Produce [`Note`]s for the packet list.
+    notes: bool,
 }
 
 impl HttpConn {
     /// `fresh`: the connection's SYN was captured, so its first request paid for the handshake.
     pub fn new(stream: u32, fresh: bool) -> Self {
         let d = || Dir { phase: Phase::Detect, buf: Vec::new(), msg_ns: 0, msg_open: false, msg_gap: false };
-        HttpConn { stream, fresh, client: None, dir: [d(), d()], open: VecDeque::new(), requests: 0, not_http: false, keep: 0 }
+        HttpConn { stream, fresh, client: None, dir: [d(), d()], open: VecDeque::new(), requests: 0, not_http: false, keep: 0, notes: true }
+    }
+
+    /// Skips building the packet-list [`Note`]s (they cost a string per message).
+    pub fn without_notes(mut self) -> Self {
+        self.notes = false;
+        self
     }
 
     /// Keeps each message's header block and its first `body_bytes` body bytes in the
@@ -286,10 +295,11 @@ impl HttpConn {
                 Phase::Tunnel => return total - bytes.len(),
                 Phase::Detect => {
                     let dir = &mut self.dir[di];
-                    let probe: Vec<u8> = dir.buf.iter().chain(bytes.iter()).take(16).copied().collect();
-                    let role = if looks_like_request(&probe) {
+                    let (probe, n) = probe16(&dir.buf, bytes);
+                    let probe = &probe[..n];
+                    let role = if looks_like_request(probe) {
                         Some(d)
-                    } else if looks_like_response(&probe) {
+                    } else if looks_like_response(probe) {
                         Some(1 - d)
                     } else {
                         None
@@ -299,7 +309,7 @@ impl HttpConn {
                             self.client.get_or_insert(client);
                             dir.phase = Phase::Head;
                         }
-                        None if probe.len() < 16 && could_start_message(&probe) => {
+                        None if probe.len() < 16 && could_start_message(probe) => {
                             dir.buf.extend_from_slice(bytes);
                             return total;
                         }
@@ -338,9 +348,10 @@ impl HttpConn {
                             break;
                         }
                         // A message must start like one, or this segment is not HTTP.
-                        let probe: Vec<u8> = dir.buf.iter().chain(bytes.iter()).take(16).copied().collect();
-                        let ok = if self.client == Some(d) { looks_like_request(&probe) } else { looks_like_response(&probe) };
-                        if !ok && !(probe.len() < 16 && could_start_message(&probe)) {
+                        let (probe, n) = probe16(&dir.buf, bytes);
+                        let probe = &probe[..n];
+                        let ok = if self.client == Some(d) { looks_like_request(probe) } else { looks_like_response(probe) };
+                        if !ok && !(probe.len() < 16 && could_start_message(probe)) {
                             out.anomalies.push(("http_malformed", format!("stream {}: {} bytes that are not an HTTP message", self.stream, bytes.len())));
                             self.abandon(di);
                             return total;
@@ -349,6 +360,16 @@ impl HttpConn {
                         dir.msg_ns = ts;
                     }
                     let old = dir.buf.len();
+                    if old == 0 {
+                        // The usual case: the whole header block is in this segment. Parse it
+                        // where it is, without copying.
+                        let window = &bytes[..bytes.len().min(MAX_HEAD + 4)];
+                        if let Some(end) = find_head_end(window) {
+                            self.head(d, ts, frame, &bytes[..end], out);
+                            bytes = &bytes[end..];
+                            continue;
+                        }
+                    }
                     let search_from = old.saturating_sub(3);
                     dir.buf.extend_from_slice(&bytes[..bytes.len().min(MAX_HEAD + 4 - old.min(MAX_HEAD))]);
                     match find_head_end(&dir.buf[search_from..]) {
@@ -357,8 +378,13 @@ impl HttpConn {
                             let used = end - old;
                             dir.buf.truncate(end);
                             bytes = &bytes[used..];
-                            let head = std::mem::take(&mut dir.buf);
+                            let mut head = std::mem::take(&mut dir.buf);
                             self.head(d, ts, frame, &head, out);
+                            // Keep the buffer's capacity for the next split header.
+                            head.clear();
+                            if self.dir[di].buf.is_empty() {
+                                self.dir[di].buf = head;
+                            }
                         }
                         None => {
                             if dir.buf.len() > MAX_HEAD {
@@ -533,8 +559,10 @@ impl HttpConn {
                     _ => {}
                 }
                 t.request_frame = frame;
-                let line = format!("{} {} {}", t.method.as_deref().unwrap_or(""), t.target.as_deref().unwrap_or(""), t.version.as_deref().unwrap_or(""));
-                out.notes.push(Note::Request(line));
+                if self.notes {
+                    let line = format!("{} {} {}", t.method.as_deref().unwrap_or(""), t.target.as_deref().unwrap_or(""), t.version.as_deref().unwrap_or(""));
+                    out.notes.push(Note::Request(line));
+                }
             }
         } else if let Some(mut t) = self.open.pop_front() {
             match (t.status, complete) {
@@ -545,10 +573,12 @@ impl HttpConn {
             t.response_last_ns = Some(ts);
             t.response_frame = frame;
             t.complete = complete;
-            out.notes.push(Note::Response {
-                line: format!("{} {} {}", t.version_resp(), t.status.unwrap_or(0), t.reason.as_deref().unwrap_or("")),
-                content_type: t.response_headers.content_type.clone(),
-            });
+            if self.notes {
+                out.notes.push(Note::Response {
+                    line: format!("{} {} {}", t.version_resp(), t.status.unwrap_or(0), t.reason.as_deref().unwrap_or("")),
+                    content_type: t.response_headers.content_type.clone(),
+                });
+            }
             out.transactions.push(t);
         }
     }
@@ -562,7 +592,7 @@ impl HttpConn {
             let mut req = httparse::Request::new(&mut headers);
             let parsed = req.parse(head);
             let method = req.method.map(str::to_string).or_else(|| first_token(head));
-            let mut t = Transaction {
+            let mut t = Box::new(Transaction {
                 stream: self.stream,
                 index_on_conn: self.requests + 1,
                 method: method.clone(),
@@ -573,7 +603,7 @@ impl HttpConn {
                 paid_handshake: self.fresh && self.requests == 0,
                 request_head: (self.keep > 0).then(|| String::from_utf8_lossy(head).into_owned()),
                 ..Transaction::default()
-            };
+            });
             self.requests += 1;
             match parsed {
                 Ok(httparse::Status::Complete(_)) => {
@@ -617,13 +647,15 @@ impl HttpConn {
         if (100..200).contains(&code) && code != 101 {
             // Interim response: the request goes on waiting for its final one.
             out.statuses.push(code);
-            out.notes.push(Note::Response { line: format!("HTTP/1.{} {} {}", resp.version.unwrap_or(1), code, resp.reason.unwrap_or("")), content_type: None });
+            if self.notes {
+                out.notes.push(Note::Response { line: format!("HTTP/1.{} {} {}", resp.version.unwrap_or(1), code, resp.reason.unwrap_or("")), content_type: None });
+            }
             self.dir[di].msg_open = false;
             return;
         }
         if self.open.is_empty() {
             // The request is not in the capture (it started mid-connection).
-            self.open.push_back(Transaction { stream: self.stream, index_on_conn: 0, ..Transaction::default() });
+            self.open.push_back(Box::new(Transaction { stream: self.stream, index_on_conn: 0, ..Transaction::default() }));
         }
         let t = self.open.front_mut().expect("a request is open");
         if self.keep > 0 {
@@ -733,6 +765,16 @@ impl Transaction {
     fn version_resp(&self) -> String {
         self.response_version.clone().unwrap_or_else(|| "HTTP/1.1".into())
     }
+}
+
+/// The first 16 bytes of `held` followed by `more`, without allocating.
+fn probe16(held: &[u8], more: &[u8]) -> ([u8; 16], usize) {
+    let mut p = [0u8; 16];
+    let a = held.len().min(16);
+    p[..a].copy_from_slice(&held[..a]);
+    let b = more.len().min(16 - a);
+    p[a..a + b].copy_from_slice(&more[..b]);
+    (p, a + b)
 }
 
 /// End of the header block: the offset just past the empty line, if it is in `b`.
