@@ -121,3 +121,50 @@ fn http_and_websocket_counts_equal_tshark() {
     assert_eq!(reordered, NEED_OUT_OF_ORDER_REASSEMBLY);
     assert!(messages > 1000, "only {messages} HTTP messages and WebSocket frames compared");
 }
+
+#[test]
+fn http_and_websocket_rows_read_as_tshark() {
+    // On the HTTP and WebSocket fixtures (text bodies: tshark names other media types by their
+    // own dissectors, e.g. "(GIF89a)", which wirelab does not imitate).
+    let mut same = 0;
+    let mut diffs = vec![];
+    for path in all_captures() {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !(name.starts_with("http-") || name.starts_with("ws-")) {
+            continue;
+        }
+        let out = tshark()
+            .args(["-r", path.to_str().unwrap(), "-T", "fields", "-E", "separator=\t", "-e", "frame.number", "-e", "_ws.col.Protocol", "-e", "_ws.col.Info"])
+            .output()
+            .expect("tshark");
+        let ours = String::from_utf8(run(&["analyze", path.to_str().unwrap(), "--packets", "-q"]).stdout).unwrap();
+        let ours: std::collections::HashMap<String, (String, String)> = ours
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .filter_map(|l| {
+                let no = l.split_whitespace().next()?.to_string();
+                let mut rest = l.trim_start();
+                for _ in 0..5 {
+                    rest = rest.trim_start().split_once(' ')?.1;
+                }
+                let rest = rest.trim_start();
+                let (proto, rest) = rest.split_once(' ')?;
+                let info = rest.trim_start().split_once(' ')?.1;
+                Some((no, (proto.to_string(), info.to_string())))
+            })
+            .collect();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let f: Vec<&str> = line.splitn(3, '\t').collect();
+            if f.len() < 3 || !(f[1] == "HTTP" || f[1] == "WebSocket") {
+                continue;
+            }
+            match ours.get(f[0]) {
+                Some((p, i)) if p == f[1] && i == f[2] => same += 1,
+                o => diffs.push(format!("{name} frame {}: tshark {:?} {:?}, wirelab {o:?}", f[0], f[1], f[2])),
+            }
+        }
+    }
+    assert!(same >= 50, "only {same} rows compared");
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}

@@ -576,7 +576,8 @@ impl HttpConn {
             if self.notes {
                 out.notes.push(Note::Response {
                     line: format!("{} {} {}", t.version_resp(), t.status.unwrap_or(0), t.reason.as_deref().unwrap_or("")),
-                    content_type: t.response_headers.content_type.clone(),
+                    // Wireshark names the body's media type, so a message without one shows none.
+                    content_type: if t.response_body_bytes > 0 { t.response_headers.content_type.clone() } else { None },
                 });
             }
             out.transactions.push(t);
