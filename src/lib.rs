@@ -8,4 +8,5 @@ pub mod capture;
 pub mod decode;
 pub mod proto;
 pub mod render;
+pub mod server;
 pub mod tcp;

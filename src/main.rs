@@ -102,6 +102,9 @@ D data, F FIN, R RST, T retransmission, W zero window, ^ capture began with the 
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Run a bundled server (an instrument: every behaviour a scenario compares is a switch).
+    #[command(subcommand)]
+    Serve(Serve),
     /// Print both directions of one TCP connection in delivery order, like Wireshark's "Follow TCP Stream".
     #[command(after_help = "Formats match `tshark -q -z follow,tcp,FORMAT,N` (raw, ascii, hex); `bytes` writes \
 the reassembled payload itself, ready to pipe into a file or another tool; `http` shows each request and \
@@ -115,6 +118,52 @@ response with its headers and (de-chunked) body text, then the WebSocket message
         /// Output format.
         #[arg(long, short, value_enum, default_value = "ascii")]
         format: FollowFormat,
+    },
+}
+
+#[derive(Subcommand)]
+enum Serve {
+    /// Static files over HTTP/1.1: GET and HEAD, ranges, conditional GET, keep-alive switches.
+    #[command(after_help = "Examples:\n  \
+wirelab serve http --root www --port 8080                   persistent, keep-alive timeout 5 s, max 100\n  \
+wirelab serve http --root www --non-persistent              Connection: close after every response\n  \
+wirelab serve http --root www --keepalive-max 3 --keepalive-timeout 2\n\n\
+The first line on stdout is the URL it listens on (useful with --port 0). With --access-log, every \
+response is logged as CSV: timestamp, client, method, target, status, bytes, connection, request.")]
+    Http {
+        /// Directory to serve (nothing outside it is ever served).
+        #[arg(long, default_value = "www")]
+        root: PathBuf,
+        /// Port to listen on (0: any free port).
+        #[arg(long, short, default_value_t = 8080)]
+        port: u16,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// Close the connection after every response (HTTP/1.0 style).
+        #[arg(long)]
+        non_persistent: bool,
+        /// Seconds an idle persistent connection stays open.
+        #[arg(long, default_value_t = 5)]
+        keepalive_timeout: u64,
+        /// Requests served on one persistent connection before it is closed.
+        #[arg(long, default_value_t = 100)]
+        keepalive_max: u32,
+        /// Seconds a client has to send a whole header block (defends against slowloris).
+        #[arg(long, default_value_t = 10)]
+        header_timeout: u64,
+        /// Largest header block accepted, in bytes (431 beyond).
+        #[arg(long, default_value_t = 16384)]
+        max_header_bytes: usize,
+        /// Most header fields accepted (431 beyond).
+        #[arg(long, default_value_t = 64)]
+        max_headers: usize,
+        /// Write an access log (CSV) to this file.
+        #[arg(long)]
+        access_log: Option<PathBuf>,
+        /// Worker threads (1 = a single-threaded event loop, like nginx with one worker).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
     },
 }
 
@@ -236,8 +285,67 @@ impl<W: Write> Observer for AnalyzeObs<W> {
     }
 }
 
+fn runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
+    let rt = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        if threads > 1 {
+            b.worker_threads(threads);
+        }
+        b.enable_all().build()?
+    };
+    Ok(rt)
+}
+
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
+        Command::Serve(Serve::Http {
+            root,
+            port,
+            bind,
+            non_persistent,
+            keepalive_timeout,
+            keepalive_max,
+            header_timeout,
+            max_header_bytes,
+            max_headers,
+            access_log,
+            threads,
+        }) => {
+            if !root.is_dir() {
+                anyhow::bail!("{} is not a directory (--root)", root.display());
+            }
+            let cfg = wirelab::server::http::HttpServerConfig {
+                root: root.clone(),
+                persistent: !non_persistent,
+                keepalive_timeout: std::time::Duration::from_secs(keepalive_timeout),
+                keepalive_max: keepalive_max.max(1),
+                header_timeout: std::time::Duration::from_secs(header_timeout.max(1)),
+                max_header_bytes,
+                max_headers: max_headers.max(1),
+                access_log,
+                ..Default::default()
+            };
+            runtime(threads)?.block_on(async move {
+                let listener = tokio::net::TcpListener::bind((bind, port)).await.with_context(|| format!("cannot listen on {bind}:{port}"))?;
+                let addr = listener.local_addr()?;
+                let host = if addr.is_ipv6() { format!("[{}]", addr.ip()) } else { addr.ip().to_string() };
+                println!("http://{host}:{}/", addr.port());
+                eprintln!(
+                    "wirelab: serving {} ({}; Ctrl-C stops)",
+                    root.display(),
+                    if non_persistent { "non-persistent".to_string() } else { format!("persistent, keep-alive timeout={keepalive_timeout}s max={keepalive_max}") }
+                );
+                use std::io::Write as _;
+                std::io::stdout().flush()?;
+                tokio::select! {
+                    r = wirelab::server::http::serve(listener, cfg) => r.map_err(anyhow::Error::from),
+                    _ = tokio::signal::ctrl_c() => Ok(()),
+                }
+            })?;
+            Ok(exit::OK)
+        }
         Command::Analyze { file, json, packets: list, all, export, quiet } => {
             let (reader, len, name) = reader_for(&file)?;
             let stdout = io::stdout();

@@ -779,7 +779,7 @@ fn probe16(held: &[u8], more: &[u8]) -> ([u8; 16], usize) {
 }
 
 /// End of the header block: the offset just past the empty line, if it is in `b`.
-fn find_head_end(b: &[u8]) -> Option<usize> {
+pub fn find_head_end(b: &[u8]) -> Option<usize> {
     let mut i = 0;
     while let Some(p) = b[i..].iter().position(|&c| c == b'\n') {
         let at = i + p;

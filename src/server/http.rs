@@ -1,0 +1,516 @@
+//! The HTTP/1.1 static-file instrument: persistent or not, keep-alive timeout and max, pipelined
+//! requests answered in order, byte ranges, conditional GET, and limits against hostile clients.
+//!
+//! It is built to be measured: each response goes out in one write (header block and body
+//! together when the body is small), sockets use `TCP_NODELAY`, and a connection is closed
+//! with a FIN after the client's bytes were read, never with a RST.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::proto::http::{find_head_end, MAX_HEAD};
+
+/// Bodies up to this size go out in the same write as their header block.
+const ONE_WRITE: usize = 1 << 20;
+
+/// Every behaviour a scenario compares is a switch here.
+#[derive(Debug, Clone)]
+pub struct HttpServerConfig {
+    pub root: PathBuf,
+    /// Keep connections open between requests (`Connection: keep-alive`), or close after each.
+    pub persistent: bool,
+    /// Close a persistent connection after this long without a new request.
+    pub keepalive_timeout: Duration,
+    /// Close a persistent connection after this many requests.
+    pub keepalive_max: u32,
+    /// A request's header block must be complete this long after its first byte (slowloris).
+    pub header_timeout: Duration,
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
+    /// Largest request body accepted (413 beyond).
+    pub max_body: u64,
+    pub access_log: Option<PathBuf>,
+}
+
+impl Default for HttpServerConfig {
+    fn default() -> Self {
+        HttpServerConfig {
+            root: PathBuf::from("www"),
+            persistent: true,
+            keepalive_timeout: Duration::from_secs(5),
+            keepalive_max: 100,
+            header_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 * 1024,
+            max_headers: 64,
+            max_body: 1 << 20,
+            access_log: None,
+        }
+    }
+}
+
+/// The access log: CSV, one line per response, flushed as written.
+struct AccessLog {
+    out: Mutex<Option<std::io::BufWriter<std::fs::File>>>,
+}
+
+impl AccessLog {
+    fn open(path: Option<&Path>) -> io::Result<Self> {
+        let out = match path {
+            Some(p) => {
+                let mut f = std::io::BufWriter::new(std::fs::File::create(p)?);
+                use std::io::Write;
+                writeln!(f, "timestamp,client,method,target,status,bytes,connection,request")?;
+                f.flush()?;
+                Some(f)
+            }
+            None => None,
+        };
+        Ok(AccessLog { out: Mutex::new(out) })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn line(&self, peer: SocketAddr, method: &str, target: &str, status: u16, bytes: u64, conn: u64, req: u32) {
+        let mut g = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = g.as_mut() {
+            use std::io::Write;
+            let ts = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
+            let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+            let _ = writeln!(f, "{ts:.6},{peer},{},{},{status},{bytes},{conn},{req}", q(method), q(target));
+            let _ = f.flush();
+        }
+    }
+}
+
+/// Serves until the listener fails. Each connection runs in its own task.
+pub async fn serve(listener: TcpListener, cfg: HttpServerConfig) -> io::Result<()> {
+    let root = cfg.root.canonicalize()?;
+    let log = Arc::new(AccessLog::open(cfg.access_log.as_deref())?);
+    let cfg = Arc::new(HttpServerConfig { root, ..cfg });
+    let ids = AtomicU64::new(0);
+    loop {
+        let (sock, peer) = match listener.accept().await {
+            Ok(x) => x,
+            // Out of descriptors or a connection reset before accept: keep serving.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let id = ids.fetch_add(1, Ordering::Relaxed) + 1;
+        let (cfg, log) = (cfg.clone(), log.clone());
+        tokio::spawn(async move {
+            let _ = connection(sock, peer, id, &cfg, &log).await;
+        });
+    }
+}
+
+struct Response {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: Body,
+}
+
+enum Body {
+    None,
+    Bytes(Vec<u8>),
+    File { path: PathBuf, start: u64, len: u64 },
+}
+
+impl Body {
+    fn len(&self) -> u64 {
+        match self {
+            Body::None => 0,
+            Body::Bytes(b) => b.len() as u64,
+            Body::File { len, .. } => *len,
+        }
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        206 => "Partial Content",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
+        416 => "Range Not Satisfiable",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        505 => "HTTP Version Not Supported",
+        _ => "Unknown",
+    }
+}
+
+fn error(status: u16) -> Response {
+    let text = format!("<!doctype html><title>{status} {r}</title><h1>{status} {r}</h1>\n", r = reason(status));
+    Response { status, headers: vec![("Content-Type", "text/html; charset=utf-8".into())], body: Body::Bytes(text.into_bytes()) }
+}
+
+/// What the request asked for, once parsed.
+struct Request {
+    method: String,
+    target: String,
+    minor: u8,
+    close: bool,
+    keep_alive: bool,
+    if_modified_since: Option<String>,
+    if_none_match: Option<String>,
+    range: Option<String>,
+    content_length: u64,
+}
+
+enum Parsed {
+    Ok(Request, usize),
+    Reply(Response),
+}
+
+fn parse(head: &[u8], cfg: &HttpServerConfig) -> Parsed {
+    let mut headers = vec![httparse::EMPTY_HEADER; cfg.max_headers];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(head) {
+        Ok(httparse::Status::Complete(n)) => {
+            let get = |name: &str| req.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| String::from_utf8_lossy(h.value).trim().to_string());
+            let conn = get("connection").unwrap_or_default().to_ascii_lowercase();
+            let content_length = match get("content-length").map(|v| v.parse::<u64>()) {
+                None => 0,
+                Some(Ok(n)) => n,
+                Some(Err(_)) => return Parsed::Reply(error(400)),
+            };
+            if get("transfer-encoding").is_some() {
+                // This instrument serves files; a chunked request body is refused plainly.
+                return Parsed::Reply(error(400));
+            }
+            Parsed::Ok(
+                Request {
+                    method: req.method.unwrap_or("").to_string(),
+                    target: req.path.unwrap_or("/").to_string(),
+                    minor: req.version.unwrap_or(1),
+                    close: conn.split(',').any(|t| t.trim() == "close"),
+                    keep_alive: conn.split(',').any(|t| t.trim() == "keep-alive"),
+                    if_modified_since: get("if-modified-since"),
+                    if_none_match: get("if-none-match"),
+                    range: get("range"),
+                    content_length,
+                },
+                n,
+            )
+        }
+        Err(httparse::Error::TooManyHeaders) => Parsed::Reply(error(431)),
+        Err(httparse::Error::Version) => Parsed::Reply(error(505)),
+        _ => Parsed::Reply(error(400)),
+    }
+}
+
+/// Maps a request target to a file under `root`, refusing anything that leaves it.
+fn resolve(root: &Path, target: &str) -> Result<PathBuf, u16> {
+    let path = target.split(['?', '#']).next().unwrap_or("/");
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8().map_err(|_| 400u16)?;
+    if decoded.contains('\0') || decoded.contains('\\') {
+        return Err(400);
+    }
+    let mut rel = PathBuf::new();
+    for c in Path::new(decoded.trim_start_matches('/')).components() {
+        match c {
+            Component::Normal(p) => rel.push(p),
+            Component::CurDir => {}
+            // `..` (however it was encoded) or an absolute part: outside the root.
+            _ => return Err(403),
+        }
+    }
+    let mut full = root.join(&rel);
+    if full.is_dir() {
+        full.push("index.html");
+    }
+    let real = full.canonicalize().map_err(|_| 404u16)?;
+    // A symlink that leads out of the root is refused too.
+    if !real.starts_with(root) {
+        return Err(403);
+    }
+    Ok(real)
+}
+
+fn http_date(t: SystemTime) -> String {
+    httpdate::fmt_http_date(t)
+}
+
+/// One byte range of `len` bytes, from a `Range` header; `Err` when unsatisfiable.
+fn range(spec: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
+    let spec = spec.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None; // several ranges: serve the whole file (allowed by RFC 9110 §14.2)
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (a, b) = (a.trim(), b.trim());
+    let r = if a.is_empty() {
+        let n: u64 = b.parse().ok()?;
+        if n == 0 {
+            return Some(Err(()));
+        }
+        (len.saturating_sub(n), len.saturating_sub(1))
+    } else {
+        let start: u64 = a.parse().ok()?;
+        let end: u64 = if b.is_empty() { len.saturating_sub(1) } else { b.parse::<u64>().ok()?.min(len.saturating_sub(1)) };
+        (start, end)
+    };
+    if len == 0 || r.0 >= len || r.0 > r.1 {
+        return Some(Err(()));
+    }
+    Some(Ok(r))
+}
+
+fn handle(req: &Request, cfg: &HttpServerConfig) -> Response {
+    if req.method != "GET" && req.method != "HEAD" {
+        let mut r = error(405);
+        r.headers.push(("Allow", "GET, HEAD".into()));
+        return r;
+    }
+    if req.content_length > cfg.max_body {
+        return error(413);
+    }
+    let path = match resolve(&cfg.root, &req.target) {
+        Ok(p) => p,
+        Err(code) => return error(code),
+    };
+    let meta = match std::fs::metadata(&path) {
+        Ok(m) if m.is_file() => m,
+        _ => return error(404),
+    };
+    let len = meta.len();
+    let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
+    let mtime_s = mtime.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let etag = format!("\"{mtime_s:x}-{len:x}\"");
+    let last_modified = http_date(mtime);
+    let ctype = mime_guess::from_path(&path).first_or_octet_stream().essence_str().to_string();
+    let mut headers = vec![
+        ("Content-Type", if ctype.starts_with("text/") { format!("{ctype}; charset=utf-8") } else { ctype }),
+        ("Last-Modified", last_modified),
+        ("ETag", etag.clone()),
+        ("Accept-Ranges", "bytes".into()),
+    ];
+    // Conditional GET: If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2).
+    let not_modified = match (&req.if_none_match, &req.if_modified_since) {
+        (Some(inm), _) => inm.split(',').any(|t| t.trim() == etag || t.trim() == "*"),
+        (None, Some(ims)) => httpdate::parse_http_date(ims).map(|t| t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() >= mtime_s).unwrap_or(false),
+        _ => false,
+    };
+    if not_modified {
+        headers.retain(|(n, _)| *n != "Content-Type" && *n != "Accept-Ranges");
+        return Response { status: 304, headers, body: Body::None };
+    }
+    if let Some(spec) = &req.range {
+        match range(spec, len) {
+            Some(Ok((a, b))) => {
+                headers.push(("Content-Range", format!("bytes {a}-{b}/{len}")));
+                return Response { status: 206, headers, body: Body::File { path, start: a, len: b - a + 1 } };
+            }
+            Some(Err(())) => {
+                let mut r = error(416);
+                r.headers.push(("Content-Range", format!("bytes */{len}")));
+                return r;
+            }
+            None => {}
+        }
+    }
+    Response { status: 200, headers, body: Body::File { path, start: 0, len } }
+}
+
+/// Writes the response: the header block and (small) body in one write.
+async fn send(sock: &mut TcpStream, r: &Response, head_only: bool, close: bool, left: u32, cfg: &HttpServerConfig) -> io::Result<u64> {
+    let body_len = r.body.len();
+    let mut out = Vec::with_capacity(512 + if head_only { 0 } else { body_len.min(ONE_WRITE as u64) as usize });
+    out.extend_from_slice(format!("HTTP/1.1 {} {}\r\n", r.status, reason(r.status)).as_bytes());
+    out.extend_from_slice(format!("Date: {}\r\nServer: wirelab/{}\r\n", http_date(SystemTime::now()), env!("CARGO_PKG_VERSION")).as_bytes());
+    for (n, v) in &r.headers {
+        out.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
+    }
+    if r.status != 304 {
+        out.extend_from_slice(format!("Content-Length: {body_len}\r\n").as_bytes());
+    }
+    if close {
+        out.extend_from_slice(b"Connection: close\r\n");
+    } else {
+        out.extend_from_slice(format!("Connection: keep-alive\r\nKeep-Alive: timeout={}, max={left}\r\n", cfg.keepalive_timeout.as_secs()).as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    let mut sent = 0;
+    if !head_only {
+        match &r.body {
+            Body::None => {}
+            Body::Bytes(b) => {
+                out.extend_from_slice(b);
+                sent = b.len() as u64;
+            }
+            Body::File { path, start, len } => {
+                let mut f = tokio::fs::File::open(path).await?;
+                if *start > 0 {
+                    use tokio::io::AsyncSeekExt;
+                    f.seek(std::io::SeekFrom::Start(*start)).await?;
+                }
+                let first = (*len).min(ONE_WRITE as u64) as usize;
+                let at = out.len();
+                out.resize(at + first, 0);
+                f.read_exact(&mut out[at..]).await?;
+                sock.write_all(&out).await?;
+                sent = first as u64;
+                // Larger bodies: the rest in big pieces.
+                let mut buf = vec![0u8; ONE_WRITE];
+                while sent < *len {
+                    let n = ((*len - sent) as usize).min(buf.len());
+                    f.read_exact(&mut buf[..n]).await?;
+                    sock.write_all(&buf[..n]).await?;
+                    sent += n as u64;
+                }
+                return Ok(sent);
+            }
+        }
+    }
+    sock.write_all(&out).await?;
+    Ok(sent)
+}
+
+/// Closes with a FIN: stop writing, then read what the client still sends (so the kernel has
+/// no unread bytes that would turn the close into a RST), for at most a second.
+async fn close(mut sock: TcpStream) {
+    let _ = sock.shutdown().await;
+    let mut sink = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while let Ok(Ok(n)) = tokio::time::timeout_at(deadline.into(), sock.read(&mut sink)).await {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+async fn connection(mut sock: TcpStream, peer: SocketAddr, id: u64, cfg: &HttpServerConfig, log: &AccessLog) -> io::Result<()> {
+    sock.set_nodelay(true)?;
+    let mut buf: Vec<u8> = Vec::with_capacity(8192);
+    let mut served: u32 = 0;
+    let limit = cfg.max_header_bytes.min(MAX_HEAD);
+    loop {
+        // Wait for a whole header block. An idle persistent connection closes after the
+        // keep-alive timeout; a started header block must finish within the header timeout.
+        let mut first_byte: Option<Instant> = (!buf.is_empty()).then(Instant::now);
+        let end = loop {
+            let skip = buf.iter().take_while(|b| **b == b'\r' || **b == b'\n').count();
+            buf.drain(..skip);
+            if let Some(end) = find_head_end(&buf) {
+                break end;
+            }
+            if buf.len() > limit {
+                let r = error(431);
+                let _ = send(&mut sock, &r, false, true, 0, cfg).await;
+                log.line(peer, "-", "-", 431, r.body.len(), id, served + 1);
+                close(sock).await;
+                return Ok(());
+            }
+            let deadline = match first_byte {
+                Some(t) => t + cfg.header_timeout,
+                None if served == 0 => Instant::now() + cfg.header_timeout,
+                None => Instant::now() + cfg.keepalive_timeout,
+            };
+            let mut chunk = [0u8; 8192];
+            match tokio::time::timeout_at(deadline.into(), sock.read(&mut chunk)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return Ok(()),
+                Ok(Ok(n)) => {
+                    first_byte.get_or_insert_with(Instant::now);
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                Err(_) => {
+                    if first_byte.is_some() {
+                        let r = error(408);
+                        let _ = send(&mut sock, &r, false, true, 0, cfg).await;
+                        log.line(peer, "-", "-", 408, r.body.len(), id, served + 1);
+                    }
+                    close(sock).await;
+                    return Ok(());
+                }
+            }
+        };
+        served += 1;
+        let (req, consumed) = match parse(&buf[..end], cfg) {
+            Parsed::Ok(r, n) => (r, n),
+            Parsed::Reply(r) => {
+                let _ = send(&mut sock, &r, false, true, 0, cfg).await;
+                log.line(peer, "-", "-", r.status, r.body.len(), id, served);
+                close(sock).await;
+                return Ok(());
+            }
+        };
+        buf.drain(..consumed);
+        // Read (and discard) a request body so that the connection stays in step.
+        if req.content_length > 0 && req.content_length <= cfg.max_body {
+            let mut left = req.content_length;
+            let have = (buf.len() as u64).min(left);
+            buf.drain(..have as usize);
+            left -= have;
+            let mut chunk = [0u8; 8192];
+            while left > 0 {
+                let n = match tokio::time::timeout(cfg.header_timeout, sock.read(&mut chunk)).await {
+                    Ok(Ok(n)) if n > 0 => n,
+                    _ => return Ok(()),
+                };
+                let used = (n as u64).min(left) as usize;
+                left -= used as u64;
+                buf.extend_from_slice(&chunk[used..n]);
+            }
+        }
+        let resp = handle(&req, cfg);
+        let wants_close = req.close || (req.minor == 0 && !req.keep_alive);
+        let close_now = !cfg.persistent || wants_close || served >= cfg.keepalive_max || resp.status == 413;
+        let sent = send(&mut sock, &resp, req.method == "HEAD", close_now, cfg.keepalive_max.saturating_sub(served), cfg).await?;
+        log.line(peer, &req.method, &req.target, resp.status, sent, id, served);
+        if close_now {
+            close(sock).await;
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traversal_is_refused_however_encoded() {
+        let root = std::env::temp_dir().join(format!("wirelab-root-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::write(root.join("sub/a.txt"), "a").unwrap();
+        let root = root.canonicalize().unwrap();
+        assert!(resolve(&root, "/sub/a.txt").is_ok());
+        assert!(resolve(&root, "/sub/./a.txt?x=1").is_ok());
+        for bad in ["/../etc/passwd", "/sub/../../etc/passwd", "/%2e%2e/etc/passwd", "/%2E%2E%2Fetc%2Fpasswd", "/sub/%2e%2e/%2e%2e/x"] {
+            assert_eq!(resolve(&root, bad), Err(403), "{bad}");
+        }
+        assert_eq!(resolve(&root, "/a%00b"), Err(400));
+        assert_eq!(resolve(&root, "/nope.txt"), Err(404));
+        #[cfg(unix)]
+        {
+            let _ = std::os::unix::fs::symlink("/etc/hostname", root.join("out"));
+            assert_eq!(resolve(&root, "/out"), Err(403), "a symlink out of the root");
+        }
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(range("bytes=0-99", 1000), Some(Ok((0, 99))));
+        assert_eq!(range("bytes=900-", 1000), Some(Ok((900, 999))));
+        assert_eq!(range("bytes=-100", 1000), Some(Ok((900, 999))));
+        assert_eq!(range("bytes=990-2000", 1000), Some(Ok((990, 999))));
+        assert_eq!(range("bytes=1000-", 1000), Some(Err(())));
+        assert_eq!(range("bytes=5-1", 1000), Some(Err(())));
+        assert_eq!(range("bytes=0-1,5-6", 1000), None);
+        assert_eq!(range("items=0-1", 1000), None);
+    }
+}

@@ -1,0 +1,3 @@
+//! The bundled servers: instruments that produce the behaviours the scenarios compare.
+
+pub mod http;
