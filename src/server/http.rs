@@ -404,15 +404,16 @@ async fn connection(mut sock: TcpStream, peer: SocketAddr, id: u64, cfg: &HttpSe
         let end = loop {
             let skip = buf.iter().take_while(|b| **b == b'\r' || **b == b'\n').count();
             buf.drain(..skip);
-            if let Some(end) = find_head_end(&buf) {
-                break end;
-            }
-            if buf.len() > limit {
+            let end = find_head_end(&buf);
+            if end.unwrap_or(buf.len()) > limit {
                 let r = error(431);
                 let _ = send(&mut sock, &r, false, true, 0, cfg).await;
                 log.line(peer, "-", "-", 431, r.body.len(), id, served + 1);
                 close(sock).await;
                 return Ok(());
+            }
+            if let Some(end) = end {
+                break end;
             }
             let deadline = match first_byte {
                 Some(t) => t + cfg.header_timeout,
