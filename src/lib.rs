@@ -5,6 +5,7 @@
 
 pub mod analysis;
 pub mod capture;
+pub mod client;
 pub mod decode;
 pub mod proto;
 pub mod render;

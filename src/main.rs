@@ -102,6 +102,26 @@ D data, F FIN, R RST, T retransmission, W zero window, ^ capture began with the 
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Fetch a page and every object it references, in a chosen connection mode, timing each.
+    #[command(after_help = "Modes:\n  \
+persistent       one connection, one request at a time\n  \
+non-persistent   a new connection per object (Connection: close)\n  \
+parallel[:N]     N non-persistent connections at once (default 5)\n  \
+pipelined        one connection, every object request sent at once\n\n\
+Example: wirelab fetch http://127.0.0.1:8080/BaseFile.html --mode non-persistent")]
+    Fetch {
+        /// Base page URL (http://).
+        url: String,
+        /// Connection mode.
+        #[arg(long, short, default_value = "persistent")]
+        mode: wirelab::client::fetch::Mode,
+        /// Then load the page again with If-Modified-Since on every object (shows the 304s).
+        #[arg(long)]
+        if_modified_since: bool,
+        /// Print JSON: per-object timings, connections and bytes.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a bundled server (an instrument: every behaviour a scenario compares is a switch).
     #[command(subcommand)]
     Serve(Serve),
@@ -298,8 +318,49 @@ fn runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
     Ok(rt)
 }
 
+fn print_page(out: &mut impl Write, r: &wirelab::client::fetch::PageReport) -> io::Result<()> {
+    let label = if r.conditional { " (conditional reload)" } else { "" };
+    writeln!(out, "{} {:?}{label}", r.url, r.mode)?;
+    for o in std::iter::once(&r.base).chain(r.objects.iter()) {
+        let name = o.path.rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or(&o.path);
+        let what = if o.status == 200 || o.status == 206 { "done".to_string() } else { o.status.to_string() };
+        writeln!(out, "  {name:<16} {what:<5} {:>9} B  {:>8.1} ms  conn {}", summary::thousands(o.bytes), o.ms, o.connection)?;
+    }
+    writeln!(
+        out,
+        "Total Time {:.1} ms · {} objects · {} B · {} TCP connection{}",
+        r.total_ms,
+        r.objects.len() + 1,
+        summary::thousands(r.bytes),
+        r.connections_opened,
+        if r.connections_opened == 1 { "" } else { "s" }
+    )
+}
+
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
+        Command::Fetch { url, mode, if_modified_since, json } => {
+            let pages = runtime(1)?.block_on(async {
+                let first = wirelab::client::fetch::fetch_page(&url, mode, None).await?;
+                let mut pages = vec![first];
+                if if_modified_since {
+                    let again = wirelab::client::fetch::fetch_page(&url, mode, Some(&pages[0])).await?;
+                    pages.push(again);
+                }
+                Ok::<_, wirelab::client::fetch::FetchError>(pages)
+            })?;
+            let mut out = io::stdout().lock();
+            let written = if json {
+                serde_json::to_writer_pretty(&mut out, &pages).map_err(io::Error::from).and_then(|_| writeln!(out))
+            } else {
+                pages.iter().try_for_each(|p| print_page(&mut out, p))
+            };
+            match written.and_then(|_| out.flush()) {
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+                r => r?,
+            }
+            Ok(exit::OK)
+        }
         Command::Serve(Serve::Http {
             root,
             port,
@@ -331,14 +392,14 @@ fn run(cli: Cli) -> Result<u8> {
                 let listener = tokio::net::TcpListener::bind((bind, port)).await.with_context(|| format!("cannot listen on {bind}:{port}"))?;
                 let addr = listener.local_addr()?;
                 let host = if addr.is_ipv6() { format!("[{}]", addr.ip()) } else { addr.ip().to_string() };
-                println!("http://{host}:{}/", addr.port());
+                // The URL line is for scripts and tests; a closed stdout must not stop the server.
+                let _ = writeln!(io::stdout(), "http://{host}:{}/", addr.port());
                 eprintln!(
                     "wirelab: serving {} ({}; Ctrl-C stops)",
                     root.display(),
                     if non_persistent { "non-persistent".to_string() } else { format!("persistent, keep-alive timeout={keepalive_timeout}s max={keepalive_max}") }
                 );
-                use std::io::Write as _;
-                std::io::stdout().flush()?;
+                let _ = io::stdout().flush();
                 tokio::select! {
                     r = wirelab::server::http::serve(listener, cfg) => r.map_err(anyhow::Error::from),
                     _ = tokio::signal::ctrl_c() => Ok(()),

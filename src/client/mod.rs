@@ -1,0 +1,4 @@
+//! The bundled clients: instruments that drive the bundled servers (or any server) and time
+//! what they see.
+
+pub mod fetch;
