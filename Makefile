@@ -5,14 +5,14 @@
 #   make fuzz    run the cargo-fuzz targets for FUZZ_SECONDS each
 
 SHELL := /bin/bash
-APT_PACKAGES := libpcap-dev tshark tcpdump nginx-light wrk curl python3 build-essential pkg-config time
+APT_PACKAGES := libpcap-dev tshark tcpdump nginx-light wrk curl python3 python3-pip build-essential pkg-config time
 CARGO ?= cargo
 FUZZ_SECONDS ?= 60
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup deps rust build demo test bench fuzz clean
+.PHONY: setup deps pydeps rust build demo test bench fuzz clean
 
-setup: deps rust
+setup: deps pydeps rust
 
 # System packages, installed only when one is missing.
 deps:
@@ -22,6 +22,11 @@ deps:
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+
+# Python's websockets (an independent client in the tests), for the python3 on the PATH.
+pydeps:
+	@python3 -c "import websockets" 2>/dev/null || python3 -m pip install -q websockets 2>/dev/null || \
+	  python3 -m pip install -q --break-system-packages websockets
 
 # The Rust toolchain (rustup), when cargo is not on the PATH yet.
 rust:

@@ -125,6 +125,29 @@ Example: wirelab fetch http://127.0.0.1:8080/BaseFile.html --mode non-persistent
     /// Run a bundled server (an instrument: every behaviour a scenario compares is a switch).
     #[command(subcommand)]
     Serve(Serve),
+    /// Send N WebSocket messages of S bytes to an echo endpoint and time each round trip.
+    #[command(name = "ws-echo", after_help = "Examples:\n  \
+wirelab ws-echo ws://127.0.0.1:9001/echo --count 1000 --size 64\n  \
+wirelab ws-echo ws://127.0.0.1:9001/echo --count 200 --size 16384 --rate 100 --json")]
+    WsEcho {
+        /// Echo endpoint (ws://).
+        url: String,
+        /// Messages to send.
+        #[arg(long, short = 'n', default_value_t = 100)]
+        count: u64,
+        /// Bytes per message.
+        #[arg(long, short, default_value_t = 64)]
+        size: usize,
+        /// Messages per second (default: as fast as the echoes come back).
+        #[arg(long, short)]
+        rate: Option<f64>,
+        /// Send binary messages instead of text.
+        #[arg(long)]
+        binary: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print both directions of one TCP connection in delivery order, like Wireshark's "Follow TCP Stream".
     #[command(after_help = "Formats match `tshark -q -z follow,tcp,FORMAT,N` (raw, ascii, hex); `bytes` writes \
 the reassembled payload itself, ready to pipe into a file or another tool; `http` shows each request and \
@@ -143,6 +166,21 @@ response with its headers and (de-chunked) body text, then the WebSocket message
 
 #[derive(Subcommand)]
 enum Serve {
+    /// WebSocket: /echo echoes every message; /chat/<room> broadcasts to everyone in the room.
+    #[command(after_help = "Example: wirelab serve ws --port 9001   then   wirelab ws-echo ws://127.0.0.1:9001/echo\n\n\
+The first line on stdout is the ws:// URL it listens on. Runs without permessage-deflate \
+(tokio-tungstenite does not offer it).")]
+    Ws {
+        /// Port to listen on (0: any free port).
+        #[arg(long, short, default_value_t = 9001)]
+        port: u16,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// Worker threads (1 = a single-threaded event loop).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+    },
     /// Static files over HTTP/1.1: GET and HEAD, ranges, conditional GET, keep-alive switches.
     #[command(after_help = "Examples:\n  \
 wirelab serve http --root www --port 8080                   persistent, keep-alive timeout 5 s, max 100\n  \
@@ -337,8 +375,60 @@ fn print_page(out: &mut impl Write, r: &wirelab::client::fetch::PageReport) -> i
     )
 }
 
+/// Binds, prints the URL line (for scripts and tests) and runs `serve` until Ctrl-C.
+fn serve_until_ctrl_c<F, Fut>(threads: usize, bind: std::net::IpAddr, port: u16, scheme: &str, path: &str, what: String, serve: F) -> Result<u8>
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut,
+    Fut: std::future::Future<Output = io::Result<()>>,
+{
+    runtime(threads)?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind((bind, port)).await.with_context(|| format!("cannot listen on {bind}:{port}"))?;
+        let addr = listener.local_addr()?;
+        let host = if addr.is_ipv6() { format!("[{}]", addr.ip()) } else { addr.ip().to_string() };
+        // The URL line is for scripts and tests; a closed stdout must not stop the server.
+        let _ = writeln!(io::stdout(), "{scheme}://{host}:{}{path}", addr.port());
+        let _ = io::stdout().flush();
+        eprintln!("wirelab: {what} (Ctrl-C stops)");
+        tokio::select! {
+            r = serve(listener) => r.map_err(anyhow::Error::from),
+            _ = tokio::signal::ctrl_c() => Ok(()),
+        }
+    })?;
+    Ok(exit::OK)
+}
+
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
+        Command::Serve(Serve::Ws { port, bind, threads }) => {
+            serve_until_ctrl_c(threads, bind, port, "ws", "/", "serving WebSocket: /echo and /chat/<room>".into(), wirelab::server::ws::serve)
+        }
+        Command::WsEcho { url, count, size, rate, binary, json } => {
+            let r = runtime(1)?.block_on(wirelab::client::ws_echo::run(&url, count, size, rate, binary))?;
+            let mut out = io::stdout().lock();
+            let written = if json {
+                serde_json::to_writer_pretty(&mut out, &r).map_err(io::Error::from).and_then(|_| writeln!(out))
+            } else {
+                let d = &r.rtt;
+                writeln!(
+                    out,
+                    "{} messages of {} B to {}: RTT p50 {:.3} ms · p95 {:.3} ms · p99 {:.3} ms · max {:.3} ms · {:.0} msg/s · {:.2} MB/s",
+                    r.messages,
+                    r.size,
+                    r.url,
+                    d.p50_ms.unwrap_or(0.0),
+                    d.p95_ms.unwrap_or(0.0),
+                    d.p99_ms.unwrap_or(0.0),
+                    d.max_ms.unwrap_or(0.0),
+                    r.messages_per_s,
+                    r.mb_per_s
+                )
+            };
+            match written.and_then(|_| out.flush()) {
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+                r => r?,
+            }
+            Ok(exit::OK)
+        }
         Command::Fetch { url, mode, if_modified_since, json } => {
             let pages = runtime(1)?.block_on(async {
                 let first = wirelab::client::fetch::fetch_page(&url, mode, None).await?;
@@ -388,24 +478,12 @@ fn run(cli: Cli) -> Result<u8> {
                 access_log,
                 ..Default::default()
             };
-            runtime(threads)?.block_on(async move {
-                let listener = tokio::net::TcpListener::bind((bind, port)).await.with_context(|| format!("cannot listen on {bind}:{port}"))?;
-                let addr = listener.local_addr()?;
-                let host = if addr.is_ipv6() { format!("[{}]", addr.ip()) } else { addr.ip().to_string() };
-                // The URL line is for scripts and tests; a closed stdout must not stop the server.
-                let _ = writeln!(io::stdout(), "http://{host}:{}/", addr.port());
-                eprintln!(
-                    "wirelab: serving {} ({}; Ctrl-C stops)",
-                    root.display(),
-                    if non_persistent { "non-persistent".to_string() } else { format!("persistent, keep-alive timeout={keepalive_timeout}s max={keepalive_max}") }
-                );
-                let _ = io::stdout().flush();
-                tokio::select! {
-                    r = wirelab::server::http::serve(listener, cfg) => r.map_err(anyhow::Error::from),
-                    _ = tokio::signal::ctrl_c() => Ok(()),
-                }
-            })?;
-            Ok(exit::OK)
+            let what = format!(
+                "serving {} ({})",
+                root.display(),
+                if non_persistent { "non-persistent".to_string() } else { format!("persistent, keep-alive timeout={keepalive_timeout}s max={keepalive_max}") }
+            );
+            serve_until_ctrl_c(threads, bind, port, "http", "/", what, move |l| wirelab::server::http::serve(l, cfg))
         }
         Command::Analyze { file, json, packets: list, all, export, quiet } => {
             let (reader, len, name) = reader_for(&file)?;

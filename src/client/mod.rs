@@ -2,3 +2,4 @@
 //! what they see.
 
 pub mod fetch;
+pub mod ws_echo;

@@ -1,3 +1,4 @@
 //! The bundled servers: instruments that produce the behaviours the scenarios compare.
 
 pub mod http;
+pub mod ws;

@@ -1,0 +1,97 @@
+//! The WebSocket echo client instrument: N messages of S bytes, paced at R per second or as
+//! fast as the echoes come back, with per-message round-trip times and throughput.
+
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::analysis::Dist;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EchoError {
+    #[error("bad URL {0}")]
+    Url(String),
+    #[error("cannot connect to {0}: {1}")]
+    Connect(String, std::io::Error),
+    #[error("WebSocket error: {0}")]
+    Ws(#[from] tokio_tungstenite::tungstenite::Error),
+    #[error("the server closed the connection after {0} echoes")]
+    Closed(u64),
+    #[error("echo {0} came back different from what was sent")]
+    Mismatch(u64),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EchoReport {
+    pub url: String,
+    pub messages: u64,
+    pub size: usize,
+    pub binary: bool,
+    /// Target rate (messages/s); null = as fast as possible.
+    pub rate: Option<f64>,
+    pub rtt: Dist,
+    pub duration_s: f64,
+    pub messages_per_s: f64,
+    /// Payload megabytes per second, counted one way.
+    pub mb_per_s: f64,
+}
+
+/// Runs the echo test. Each message carries its sequence number, so the echo is checked.
+pub async fn run(url: &str, count: u64, size: usize, rate: Option<f64>, binary: bool) -> Result<EchoReport, EchoError> {
+    let u = url::Url::parse(url).map_err(|e| EchoError::Url(format!("{url}: {e}")))?;
+    let host = u.host_str().ok_or_else(|| EchoError::Url(url.into()))?.to_string();
+    let addr = format!("{}:{}", if host.contains(':') { format!("[{host}]") } else { host }, u.port_or_known_default().unwrap_or(80));
+    let sock = TcpStream::connect(&addr).await.map_err(|e| EchoError::Connect(addr.clone(), e))?;
+    sock.set_nodelay(true).map_err(|e| EchoError::Connect(addr.clone(), e))?;
+    let (ws, _) = tokio_tungstenite::client_async(url, sock).await?;
+    let (mut tx, mut rx) = ws.split();
+    let mut rtts = Vec::with_capacity(count as usize);
+    let start = Instant::now();
+    let gap = rate.filter(|r| *r > 0.0).map(|r| Duration::from_secs_f64(1.0 / r));
+    for i in 0..count {
+        if let Some(g) = gap {
+            tokio::time::sleep_until((start + g * i as u32).into()).await;
+        }
+        let mut payload = format!("{i:010} ").into_bytes();
+        payload.resize(size.max(payload.len()), b'x');
+        let sent = Instant::now();
+        let msg = if binary { Message::Binary(payload.clone().into()) } else { Message::Text(String::from_utf8(payload.clone()).expect("ascii").into()) };
+        tx.send(msg).await?;
+        loop {
+            match rx.next().await {
+                Some(Ok(Message::Text(t))) if !binary => {
+                    if t.as_bytes() != payload.as_slice() {
+                        return Err(EchoError::Mismatch(i));
+                    }
+                    break;
+                }
+                Some(Ok(Message::Binary(b))) if binary => {
+                    if b[..] != payload[..] {
+                        return Err(EchoError::Mismatch(i));
+                    }
+                    break;
+                }
+                Some(Ok(Message::Close(_))) | None => return Err(EchoError::Closed(i)),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e.into()),
+            }
+        }
+        rtts.push(sent.elapsed().as_secs_f64() * 1e3);
+    }
+    let duration = start.elapsed().as_secs_f64();
+    let _ = tx.send(Message::Close(None)).await;
+    Ok(EchoReport {
+        url: url.into(),
+        messages: count,
+        size,
+        binary,
+        rate,
+        rtt: Dist::of(rtts),
+        duration_s: duration,
+        messages_per_s: count as f64 / duration.max(1e-9),
+        mb_per_s: count as f64 * size as f64 / 1e6 / duration.max(1e-9),
+    })
+}
