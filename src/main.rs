@@ -125,6 +125,33 @@ Example: wirelab fetch http://127.0.0.1:8080/BaseFile.html --mode non-persistent
     /// Run a bundled server (an instrument: every behaviour a scenario compares is a switch).
     #[command(subcommand)]
     Serve(Serve),
+    /// Load a danmaku server: viewers polling or on WebSocket, senders posting; delivery latency.
+    #[command(name = "danmaku-load")]
+    DanmakuLoad {
+        /// Base URL of `wirelab serve danmaku` (http://).
+        url: String,
+        /// Video (comment channel) name.
+        #[arg(long, default_value = "demo")]
+        video: String,
+        /// Viewers receiving comments.
+        #[arg(long, default_value_t = 10)]
+        viewers: usize,
+        /// `ws`, or `poll:INTERVAL_MS` (e.g. poll:1000).
+        #[arg(long, default_value = "ws")]
+        transport: wirelab::client::danmaku_load::Transport,
+        /// Clients posting comments.
+        #[arg(long, default_value_t = 1)]
+        senders: usize,
+        /// Comments per second, per sender.
+        #[arg(long, default_value_t = 5.0)]
+        rate: f64,
+        /// Seconds of sending.
+        #[arg(long, default_value_t = 5.0)]
+        duration: f64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Send N WebSocket messages of S bytes to an echo endpoint and time each round trip.
     #[command(name = "ws-echo", after_help = "Examples:\n  \
 wirelab ws-echo ws://127.0.0.1:9001/echo --count 1000 --size 64\n  \
@@ -166,6 +193,25 @@ response with its headers and (de-chunked) body text, then the WebSocket message
 
 #[derive(Subcommand)]
 enum Serve {
+    /// Live comments ("danmaku"): REST posting and polling, WebSocket push, and a page at /.
+    #[command(after_help = "Endpoints:\n  \
+POST /danmaku/<video>           JSON {text, video_time, color, sent_at?}\n  \
+GET  /danmaku/<video>?since=ID  newer comments (polling)\n  \
+GET  /chat/<video>              recent history\n  \
+GET  /ws/danmaku/<video>        WebSocket: every new comment, pushed\n  \
+GET  /                          the page (add ?mode=ws or ?interval=500)\n\n\
+Load it with: wirelab danmaku-load URL --viewers 20 --transport poll:1000 --senders 2 --rate 5 --duration 10")]
+    Danmaku {
+        /// Port to listen on (0: any free port).
+        #[arg(long, short, default_value_t = 8090)]
+        port: u16,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// Worker threads (1 = a single-threaded event loop).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+    },
     /// WebSocket: /echo echoes every message; /chat/<room> broadcasts to everyone in the room.
     #[command(after_help = "Example: wirelab serve ws --port 9001   then   wirelab ws-echo ws://127.0.0.1:9001/echo\n\n\
 The first line on stdout is the ws:// URL it listens on. Runs without permessage-deflate \
@@ -399,6 +445,39 @@ where
 
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
+        Command::Serve(Serve::Danmaku { port, bind, threads }) => {
+            serve_until_ctrl_c(threads, bind, port, "http", "/", "serving danmaku: the page at /, REST at /danmaku/<video>, push at /ws/danmaku/<video>".into(), wirelab::server::danmaku::serve)
+        }
+        Command::DanmakuLoad { url, video, viewers, transport, senders, rate, duration, json } => {
+            let r = runtime(0)?.block_on(wirelab::client::danmaku_load::run(&url, &video, viewers, transport, senders, rate, std::time::Duration::from_secs_f64(duration)))?;
+            let mut out = io::stdout().lock();
+            let written = if json {
+                serde_json::to_writer_pretty(&mut out, &r).map_err(io::Error::from).and_then(|_| writeln!(out))
+            } else {
+                let l = &r.latency;
+                writeln!(
+                    out,
+                    "{:?}: {} viewers, {} comments sent, {}/{} deliveries\nlatency p50 {:.1} ms · p95 {:.1} ms · max {:.1} ms\nviewer requests {} ({} empty polls) · viewer bytes sent {} · received {}",
+                    r.transport,
+                    r.viewers,
+                    r.comments_sent,
+                    r.deliveries,
+                    r.expected_deliveries,
+                    l.p50_ms.unwrap_or(0.0),
+                    l.p95_ms.unwrap_or(0.0),
+                    l.max_ms.unwrap_or(0.0),
+                    r.viewer_requests,
+                    r.empty_polls,
+                    summary::thousands(r.viewer_bytes_sent),
+                    summary::thousands(r.viewer_bytes_received)
+                )
+            };
+            match written.and_then(|_| out.flush()) {
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+                r => r?,
+            }
+            Ok(exit::OK)
+        }
         Command::Serve(Serve::Ws { port, bind, threads }) => {
             serve_until_ctrl_c(threads, bind, port, "ws", "/", "serving WebSocket: /echo and /chat/<room>".into(), wirelab::server::ws::serve)
         }

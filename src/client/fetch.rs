@@ -116,9 +116,9 @@ pub fn referenced_objects(html: &str, base: &url::Url) -> Vec<String> {
     out
 }
 
-struct Clock(Instant);
+pub(crate) struct Clock(pub(crate) Instant);
 impl Clock {
-    fn ns(&self) -> i128 {
+    pub(crate) fn ns(&self) -> i128 {
         self.0.elapsed().as_nanos() as i128
     }
     fn ms(&self) -> f64 {
@@ -127,31 +127,31 @@ impl Clock {
 }
 
 /// One client connection, its responses framed by the passive parser.
-struct Conn {
+pub(crate) struct Conn {
     sock: TcpStream,
-    http: HttpConn,
+    pub(crate) http: HttpConn,
     out: Output,
     number: u32,
     addr: String,
-    eof: bool,
+    pub(crate) eof: bool,
 }
 
 impl Conn {
-    async fn open(addr: &str, number: u32) -> Result<Conn, FetchError> {
+    pub(crate) async fn open(addr: &str, number: u32) -> Result<Conn, FetchError> {
         let sock = TcpStream::connect(addr).await.map_err(|source| FetchError::Connect { addr: addr.into(), source })?;
         sock.set_nodelay(true).map_err(|source| FetchError::Io { addr: addr.into(), source })?;
         Ok(Conn { sock, http: HttpConn::new(number, true).without_notes(), out: Output::default(), number, addr: addr.into(), eof: false })
     }
 
     /// Sends requests in one write.
-    async fn send(&mut self, reqs: &[Vec<u8>], clock: &Clock) -> Result<(), FetchError> {
+    pub(crate) async fn send(&mut self, reqs: &[Vec<u8>], clock: &Clock) -> Result<(), FetchError> {
         let all: Vec<u8> = reqs.concat();
         self.http.data(0, clock.ns(), 0, &all, &mut self.out);
         self.sock.write_all(&all).await.map_err(|source| FetchError::Io { addr: self.addr.clone(), source })
     }
 
     /// Reads until `n` responses are complete or the server closes; returns those completed.
-    async fn recv(&mut self, n: usize, clock: &Clock) -> Result<Vec<Box<Transaction>>, FetchError> {
+    pub(crate) async fn recv(&mut self, n: usize, clock: &Clock) -> Result<Vec<Box<Transaction>>, FetchError> {
         let mut done: Vec<Box<Transaction>> = vec![];
         let mut buf = vec![0u8; 64 * 1024];
         loop {

@@ -2,4 +2,5 @@
 //! what they see.
 
 pub mod fetch;
+pub mod danmaku_load;
 pub mod ws_echo;

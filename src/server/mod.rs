@@ -1,4 +1,5 @@
 //! The bundled servers: instruments that produce the behaviours the scenarios compare.
 
 pub mod http;
+pub mod danmaku;
 pub mod ws;

@@ -1,0 +1,227 @@
+//! The danmaku load client: viewers (polling at an interval, or subscribed over WebSocket) and
+//! senders posting comments at a rate. Every comment carries its send time, so each delivery
+//! to each viewer gives an end-to-end latency.
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde::Serialize;
+use tokio::sync::Mutex;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::fetch::{Clock, Conn, FetchError};
+use crate::analysis::Dist;
+use crate::proto::http::HttpConn;
+use crate::server::danmaku::{now_ms, Comment};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// Poll every this many milliseconds.
+    Poll(u64),
+    Ws,
+}
+
+impl FromStr for Transport {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "ws" {
+            return Ok(Transport::Ws);
+        }
+        match s.strip_prefix("poll:").map(|v| v.trim_end_matches("ms").parse::<u64>()) {
+            Some(Ok(ms)) if ms > 0 => Ok(Transport::Poll(ms)),
+            _ if s == "poll" => Ok(Transport::Poll(1000)),
+            _ => Err(format!("unknown transport {s:?}: use ws or poll:INTERVAL_MS")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadReport {
+    pub url: String,
+    pub video: String,
+    pub transport: Transport,
+    pub viewers: usize,
+    pub senders: usize,
+    /// Comments per second, per sender.
+    pub rate: f64,
+    pub duration_s: f64,
+    pub comments_sent: u64,
+    /// Comment deliveries to viewers, and how many there should have been.
+    pub deliveries: u64,
+    pub expected_deliveries: u64,
+    /// Send → receive time of every delivery.
+    pub latency: Dist,
+    /// HTTP requests made by viewers (polls, or WebSocket handshakes) and by senders.
+    pub viewer_requests: u64,
+    pub empty_polls: u64,
+    pub sender_requests: u64,
+    /// Bytes the viewers sent and received (HTTP heads and bodies, or WebSocket frames).
+    pub viewer_bytes_sent: u64,
+    pub viewer_bytes_received: u64,
+}
+
+#[derive(Default)]
+struct Tally {
+    requests: AtomicU64,
+    empty: AtomicU64,
+    sent: AtomicU64,
+    received: AtomicU64,
+    deliveries: AtomicU64,
+}
+
+fn get(path: &str, host: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n\r\n").into_bytes()
+}
+
+fn post(path: &str, host: &str, body: &str) -> Vec<u8> {
+    format!("POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
+}
+
+/// Runs the load for `duration`, then lets viewers collect late deliveries for a moment.
+#[allow(clippy::too_many_arguments)]
+pub async fn run(base: &str, video: &str, viewers: usize, transport: Transport, senders: usize, rate: f64, duration: Duration) -> Result<LoadReport, FetchError> {
+    let u = url::Url::parse(base).map_err(|e| FetchError::Url(format!("{base}: {e}")))?;
+    let host = u.host_str().ok_or_else(|| FetchError::Url(base.into()))?.to_string();
+    let port = u.port_or_known_default().unwrap_or(80);
+    let addr = format!("{host}:{port}");
+    let host_hdr = format!("{host}:{port}");
+    let tally = Arc::new(Tally::default());
+    let latencies = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let start = Instant::now();
+    // Comments sent before this run (history) are not deliveries of this run.
+    let start_ms = now_ms();
+    let grace = match transport {
+        Transport::Poll(ms) => Duration::from_millis(ms + 300),
+        Transport::Ws => Duration::from_millis(300),
+    };
+    let viewer_end = start + duration + grace;
+    let ready = Arc::new(tokio::sync::Barrier::new(viewers + senders));
+    let mut tasks = vec![];
+    for v in 0..viewers {
+        let (tally, latencies, ready) = (tally.clone(), latencies.clone(), ready.clone());
+        let (addr, host_hdr, video, base) = (addr.clone(), host_hdr.clone(), video.to_string(), base.to_string());
+        tasks.push(tokio::spawn(async move {
+            let mut got = vec![];
+            match transport {
+                Transport::Poll(ms) => {
+                    let clock = Clock(Instant::now());
+                    let mut c = Conn::open(&addr, v as u32 + 1).await?;
+                    c.http = HttpConn::new(0, true).without_notes().keep_text(1 << 20);
+                    let mut last = 0u64;
+                    ready.wait().await;
+                    let mut next = Instant::now();
+                    while Instant::now() < viewer_end {
+                        let req = get(&format!("/danmaku/{video}?since={last}"), &host_hdr);
+                        tally.sent.fetch_add(req.len() as u64, Ordering::Relaxed);
+                        c.send(&[req], &clock).await?;
+                        let t = c.recv(1, &clock).await?.into_iter().next().ok_or_else(|| FetchError::Protocol("a poll got no answer".into()))?;
+                        let now = now_ms();
+                        tally.requests.fetch_add(1, Ordering::Relaxed);
+                        tally.received.fetch_add(t.response_header_bytes + t.response_body_bytes, Ordering::Relaxed);
+                        let list: Vec<Comment> = serde_json::from_slice(&t.response_body).unwrap_or_default();
+                        if list.is_empty() {
+                            tally.empty.fetch_add(1, Ordering::Relaxed);
+                        }
+                        for cm in list {
+                            last = last.max(cm.id);
+                            match cm.sent_at {
+                                Some(s) if s >= start_ms => got.push(now - s),
+                                _ => {}
+                            }
+                        }
+                        next += Duration::from_millis(ms);
+                        tokio::time::sleep_until(next.into()).await;
+                    }
+                }
+                Transport::Ws => {
+                    let url = format!("{}/ws/danmaku/{video}", base.trim_end_matches('/').replacen("http://", "ws://", 1));
+                    let sock = tokio::net::TcpStream::connect(&addr).await.map_err(|source| FetchError::Connect { addr: addr.clone(), source })?;
+                    sock.set_nodelay(true).map_err(|source| FetchError::Io { addr: addr.clone(), source })?;
+                    let (ws, _) = tokio_tungstenite::client_async(url.as_str(), sock).await.map_err(|e| FetchError::Protocol(format!("WebSocket: {e}")))?;
+                    tally.requests.fetch_add(1, Ordering::Relaxed);
+                    let (_tx, mut rx) = ws.split();
+                    ready.wait().await;
+                    loop {
+                        let left = viewer_end.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            break;
+                        }
+                        match tokio::time::timeout(left, rx.next()).await {
+                            Ok(Some(Ok(Message::Text(t)))) => {
+                                let now = now_ms();
+                                // Server frames: 2-byte header (+2 or +8 for long lengths), unmasked.
+                                let hdr = if t.len() < 126 { 2 } else if t.len() < 65536 { 4 } else { 10 };
+                                tally.received.fetch_add((t.len() + hdr) as u64, Ordering::Relaxed);
+                                if let Ok(Comment { sent_at: Some(s), .. }) = serde_json::from_str::<Comment>(t.as_str()) {
+                                    if s >= start_ms {
+                                        got.push(now - s);
+                                    }
+                                }
+                            }
+                            Ok(Some(Ok(_))) => {}
+                            _ => break,
+                        }
+                    }
+                }
+            }
+            tally.deliveries.fetch_add(got.len() as u64, Ordering::Relaxed);
+            latencies.lock().await.extend(got);
+            Ok::<_, FetchError>(())
+        }));
+    }
+    let sent = Arc::new(AtomicU64::new(0));
+    let sender_requests = Arc::new(AtomicU64::new(0));
+    for k in 0..senders {
+        let (ready, sent, sender_requests) = (ready.clone(), sent.clone(), sender_requests.clone());
+        let (addr, host_hdr, video) = (addr.clone(), host_hdr.clone(), video.to_string());
+        tasks.push(tokio::spawn(async move {
+            let clock = Clock(Instant::now());
+            let mut c = Conn::open(&addr, 1000 + k as u32).await?;
+            c.http = HttpConn::new(0, true).without_notes();
+            ready.wait().await;
+            let t0 = Instant::now();
+            let gap = Duration::from_secs_f64(1.0 / rate.max(0.001));
+            let mut i = 0u64;
+            while t0.elapsed() < duration {
+                tokio::time::sleep_until((t0 + gap * i as u32).into()).await;
+                if t0.elapsed() >= duration {
+                    break;
+                }
+                let body = serde_json::json!({ "text": format!("sender {k} comment {i}"), "video_time": t0.elapsed().as_secs_f64(), "color": "#ffd166", "sent_at": now_ms() }).to_string();
+                c.send(&[post(&format!("/danmaku/{video}"), &host_hdr, &body)], &clock).await?;
+                c.recv(1, &clock).await?;
+                sent.fetch_add(1, Ordering::Relaxed);
+                sender_requests.fetch_add(1, Ordering::Relaxed);
+                i += 1;
+            }
+            Ok::<_, FetchError>(())
+        }));
+    }
+    for t in tasks {
+        t.await.map_err(|e| FetchError::Protocol(format!("a load task failed: {e}")))??;
+    }
+    let comments_sent = sent.load(Ordering::Relaxed);
+    let lat = std::mem::take(&mut *latencies.lock().await);
+    Ok(LoadReport {
+        url: base.into(),
+        video: video.into(),
+        transport,
+        viewers,
+        senders,
+        rate,
+        duration_s: duration.as_secs_f64(),
+        comments_sent,
+        deliveries: tally.deliveries.load(Ordering::Relaxed),
+        expected_deliveries: comments_sent * viewers as u64,
+        latency: Dist::of(lat),
+        viewer_requests: tally.requests.load(Ordering::Relaxed),
+        empty_polls: tally.empty.load(Ordering::Relaxed),
+        sender_requests: sender_requests.load(Ordering::Relaxed),
+        viewer_bytes_sent: tally.sent.load(Ordering::Relaxed),
+        viewer_bytes_received: tally.received.load(Ordering::Relaxed),
+    })
+}
