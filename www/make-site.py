@@ -48,6 +48,13 @@ html = f"""<!doctype html>
 <head>
   <meta charset="utf-8">
   <title>wirelab base file</title>
+  <style>
+    body { font-family: system-ui, sans-serif; margin: 24px; }
+    .images { display: flex; flex-wrap: wrap; gap: 12px; }
+    figure { margin: 0; } img { max-height: 160px; display: block; }
+    figcaption { font-size: 12px; color: #555; }
+    .texts { columns: 5; }
+  </style>
 </head>
 <body>
   <h1>wirelab base file</h1>

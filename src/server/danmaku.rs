@@ -5,6 +5,7 @@
 //! - `GET /chat/<video>` returns recent history;
 //! - `GET /ws/danmaku/<video>` (WebSocket) pushes every new comment to every subscriber, and
 //!   accepts comments sent over the socket too;
+//! - `GET /stats` gives, per video, the comments stored and the WebSocket subscriptions;
 //! - `GET /` is a page with an animated "video", comments flying over it and a chat column, with
 //!   a switch between polling and WebSocket.
 //!
@@ -62,6 +63,8 @@ struct Video {
     comments: Vec<Comment>,
     next_id: u64,
     push: broadcast::Sender<Arc<String>>,
+    /// WebSocket subscriptions ever opened.
+    ws_connections: u64,
 }
 
 #[derive(Clone, Default)]
@@ -70,7 +73,7 @@ struct State(Arc<Mutex<HashMap<String, Video>>>);
 impl State {
     fn with<R>(&self, video: &str, f: impl FnOnce(&mut Video) -> R) -> R {
         let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let v = g.entry(video.to_string()).or_insert_with(|| Video { comments: vec![], next_id: 1, push: broadcast::channel(4096).0 });
+        let v = g.entry(video.to_string()).or_insert_with(|| Video { comments: vec![], next_id: 1, push: broadcast::channel(4096).0, ws_connections: 0 });
         f(v)
     }
 
@@ -243,6 +246,19 @@ async fn connection(mut sock: TcpStream, state: State) -> io::Result<()> {
                 let list = state.with(video_of(p, "/chat/").expect("checked"), |v| v.comments.iter().rev().take(50).rev().cloned().collect::<Vec<_>>());
                 respond(&mut sock, "200 OK", "application/json", serde_json::to_string(&list).expect("serializes").as_bytes(), close).await?
             }
+            ("GET", "/stats") => {
+                let stats: HashMap<String, serde_json::Value> = state
+                    .0
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .iter()
+                    .map(|(k, v)| {
+                        let j = serde_json::json!({ "comments": v.next_id - 1, "subscribers": v.push.receiver_count(), "ws_connections": v.ws_connections });
+                        (k.clone(), j)
+                    })
+                    .collect();
+                respond(&mut sock, "200 OK", "application/json", serde_json::to_string(&stats).expect("serializes").as_bytes(), close).await?
+            }
             ("GET" | "POST", _) => respond(&mut sock, "404 Not Found", "text/plain", b"not found\n", close).await?,
             _ => respond(&mut sock, "405 Method Not Allowed", "text/plain", b"use GET or POST\n", true).await?,
         }
@@ -256,7 +272,10 @@ async fn connection(mut sock: TcpStream, state: State) -> io::Result<()> {
 async fn websocket(stream: Prefixed, state: State, video: String) -> io::Result<()> {
     let ws = tokio_tungstenite::accept_async(stream).await.map_err(io::Error::other)?;
     let (mut tx, mut rx) = ws.split();
-    let mut sub = state.with(&video, |v| v.push.subscribe());
+    let mut sub = state.with(&video, |v| {
+        v.ws_connections += 1;
+        v.push.subscribe()
+    });
     loop {
         tokio::select! {
             got = sub.recv() => match got {

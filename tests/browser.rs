@@ -1,0 +1,87 @@
+//! Headless Chromium (Debian's package, installed by `make test`) loading the bundled pages:
+//! BaseFile.html through `serve http`, and the danmaku page in both transport modes.
+
+mod common;
+use common::*;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+struct Server(Child, String);
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn server(args: &[&str]) -> Server {
+    let mut c = wirelab().args(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(c.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    Server(c, line.trim().to_string())
+}
+
+/// Runs headless Chromium with the flags this sandboxed machine needs.
+fn chromium(args: &[&str]) -> Vec<u8> {
+    // A profile of its own per run: Chromium hands a second launch on a locked profile to the first.
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let profile = std::env::temp_dir().join(format!("wirelab-chromium-{}-{n}", std::process::id()));
+    let out = Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"])
+        .args(["--disable-component-update", "--disable-sync", &format!("--user-data-dir={}", profile.display())])
+        .args(args)
+        .output()
+        .expect("chromium (make test installs Debian's chromium package)");
+    let _ = std::fs::remove_dir_all(profile);
+    out.stdout
+}
+
+fn png_size(p: &PathBuf) -> (u32, u32) {
+    let b = std::fs::read(p).unwrap();
+    assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n", "a PNG screenshot");
+    (u32::from_be_bytes(b[16..20].try_into().unwrap()), u32::from_be_bytes(b[20..24].try_into().unwrap()))
+}
+
+#[test]
+fn chromium_loads_base_file_with_every_image_and_the_video() {
+    let www = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("www");
+    let log = std::env::temp_dir().join(format!("wirelab-browser-{}.csv", std::process::id()));
+    let s = server(&["serve", "http", "--root", www.to_str().unwrap(), "--port", "0", "--access-log", log.to_str().unwrap()]);
+    let shot = std::env::temp_dir().join(format!("wirelab-base-{}.png", std::process::id()));
+    chromium(&["--window-size=1000,800", &format!("--screenshot={}", shot.display()), &format!("{}BaseFile.html", s.1)]);
+    assert_eq!(png_size(&shot), (1000, 800));
+    assert!(std::fs::metadata(&shot).unwrap().len() > 20_000, "the screenshot shows the images");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let ok: Vec<&str> = text.lines().filter(|l| l.contains(",200,") || l.contains(",206,")).map(|l| l.split(',').nth(3).unwrap().trim_matches('"')).collect();
+    assert!(ok.contains(&"/BaseFile.html"));
+    for img in ["dino.jpg", "sunset.jpg", "forest.jpg", "city.jpg", "wave.png", "logo.png", "chart.png", "icon.gif", "banner.gif", "photo.jpg"] {
+        assert!(ok.contains(&format!("/{img}").as_str()), "Chromium fetched {img}: {ok:?}");
+    }
+    assert!(ok.contains(&"/clip.webm"), "the video element asked for the clip");
+    let _ = std::fs::remove_file(shot);
+}
+
+#[test]
+fn chromium_shows_danmaku_comments_by_polling_and_by_websocket() {
+    let s = server(&["serve", "danmaku", "--port", "0"]);
+    for i in 1..=3 {
+        let body = format!(r##"{{"text":"browser comment {i}","color":"#ffcc00"}}"##);
+        Command::new("curl").args(["-s", "-X", "POST", "--data", &body, &format!("{}danmaku/demo", s.1)]).output().unwrap();
+    }
+    for mode in ["poll", "ws"] {
+        let dom = String::from_utf8(chromium(&["--virtual-time-budget=3000", "--dump-dom", &format!("{}?video=demo&mode={mode}", s.1)])).unwrap();
+        for i in 1..=3 {
+            assert!(dom.contains(&format!("browser comment {i}")), "{mode}: comment {i} in the chat column");
+        }
+    }
+    let stats: serde_json::Value = serde_json::from_slice(&Command::new("curl").args(["-s", &format!("{}stats", s.1)]).output().unwrap().stdout).unwrap();
+    assert!(stats["demo"]["ws_connections"].as_u64().unwrap() >= 1, "the page in ws mode subscribed: {stats}");
+    let shot = std::env::temp_dir().join(format!("wirelab-danmaku-{}.png", std::process::id()));
+    chromium(&["--window-size=1000,600", "--virtual-time-budget=1500", &format!("--screenshot={}", shot.display()), &format!("{}?video=demo", s.1)]);
+    assert_eq!(png_size(&shot), (1000, 600));
+    let _ = std::fs::remove_file(shot);
+}
