@@ -93,6 +93,7 @@ pub async fn serve(listener: TcpListener, cfg: HttpServerConfig) -> io::Result<(
     let root = cfg.root.canonicalize()?;
     let log = Arc::new(AccessLog::open(cfg.access_log.as_deref())?);
     let cfg = Arc::new(HttpServerConfig { root, ..cfg });
+    let cache = Arc::new(FileCache::default());
     let ids = AtomicU64::new(0);
     loop {
         let (sock, peer) = match listener.accept().await {
@@ -104,9 +105,9 @@ pub async fn serve(listener: TcpListener, cfg: HttpServerConfig) -> io::Result<(
             }
         };
         let id = ids.fetch_add(1, Ordering::Relaxed) + 1;
-        let (cfg, log) = (cfg.clone(), log.clone());
+        let (cfg, log, cache) = (cfg.clone(), log.clone(), cache.clone());
         tokio::spawn(async move {
-            let _ = connection(sock, peer, id, &cfg, &log).await;
+            let _ = connection(sock, peer, id, &cfg, &log, &cache).await;
         });
     }
 }
@@ -120,6 +121,8 @@ struct Response {
 enum Body {
     None,
     Bytes(Vec<u8>),
+    /// A range of a small file held in the cache.
+    Cached { data: Arc<[u8]>, start: usize, len: usize },
     File { path: PathBuf, start: u64, len: u64 },
 }
 
@@ -128,9 +131,67 @@ impl Body {
         match self {
             Body::None => 0,
             Body::Bytes(b) => b.len() as u64,
+            Body::Cached { len, .. } => *len as u64,
             Body::File { len, .. } => *len,
         }
     }
+}
+
+/// Files up to this size are kept in memory (re-read when their mtime or size changes).
+const CACHE_FILE: u64 = 1 << 20;
+const CACHE_TOTAL: usize = 64 << 20;
+
+struct Cached {
+    mtime: SystemTime,
+    len: u64,
+    data: Arc<[u8]>,
+}
+
+/// Small files by path, validated against the file's metadata on every request.
+#[derive(Default)]
+pub struct FileCache {
+    files: Mutex<std::collections::HashMap<PathBuf, Cached>>,
+}
+
+impl FileCache {
+    fn get(&self, path: &Path, meta: &std::fs::Metadata) -> Option<Arc<[u8]>> {
+        let mtime = meta.modified().ok()?;
+        if meta.len() > CACHE_FILE {
+            return None;
+        }
+        let mut g = self.files.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = g.get(path) {
+            if c.mtime == mtime && c.len == meta.len() {
+                return Some(c.data.clone());
+            }
+        }
+        let data: Arc<[u8]> = std::fs::read(path).ok()?.into();
+        if data.len() as u64 != meta.len() {
+            return None; // changing under us: serve from the file instead
+        }
+        let total: usize = g.values().map(|c| c.data.len()).sum();
+        if total + data.len() > CACHE_TOTAL {
+            g.clear();
+        }
+        g.insert(path.to_path_buf(), Cached { mtime, len: meta.len(), data: data.clone() });
+        Some(data)
+    }
+}
+
+/// The Date header, formatted once per second.
+fn date_now() -> String {
+    thread_local! {
+        static LAST: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((0, String::new())) };
+    }
+    let now = SystemTime::now();
+    let secs = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    LAST.with(|l| {
+        let mut l = l.borrow_mut();
+        if l.0 != secs {
+            *l = (secs, http_date(now));
+        }
+        l.1.clone()
+    })
 }
 
 fn reason(status: u16) -> &'static str {
@@ -269,7 +330,7 @@ fn range(spec: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
     Some(Ok(r))
 }
 
-fn handle(req: &Request, cfg: &HttpServerConfig) -> Response {
+fn handle(req: &Request, cfg: &HttpServerConfig, cache: &FileCache) -> Response {
     if req.method != "GET" && req.method != "HEAD" {
         let mut r = error(405);
         r.headers.push(("Allow", "GET, HEAD".into()));
@@ -312,7 +373,11 @@ fn handle(req: &Request, cfg: &HttpServerConfig) -> Response {
         match range(spec, len) {
             Some(Ok((a, b))) => {
                 headers.push(("Content-Range", format!("bytes {a}-{b}/{len}")));
-                return Response { status: 206, headers, body: Body::File { path, start: a, len: b - a + 1 } };
+                let body = match cache.get(&path, &meta) {
+                    Some(data) => Body::Cached { data, start: a as usize, len: (b - a + 1) as usize },
+                    None => Body::File { path, start: a, len: b - a + 1 },
+                };
+                return Response { status: 206, headers, body };
             }
             Some(Err(())) => {
                 let mut r = error(416);
@@ -322,61 +387,65 @@ fn handle(req: &Request, cfg: &HttpServerConfig) -> Response {
             None => {}
         }
     }
-    Response { status: 200, headers, body: Body::File { path, start: 0, len } }
+    let body = match cache.get(&path, &meta) {
+        Some(data) => Body::Cached { start: 0, len: data.len(), data },
+        None => Body::File { path, start: 0, len },
+    };
+    Response { status: 200, headers, body }
 }
 
 /// Writes the response: the header block and (small) body in one write.
 async fn send(sock: &mut TcpStream, r: &Response, head_only: bool, close: bool, left: u32, cfg: &HttpServerConfig) -> io::Result<u64> {
+    use std::fmt::Write as _;
     let body_len = r.body.len();
-    let mut out = Vec::with_capacity(512 + if head_only { 0 } else { body_len.min(ONE_WRITE as u64) as usize });
-    out.extend_from_slice(format!("HTTP/1.1 {} {}\r\n", r.status, reason(r.status)).as_bytes());
-    out.extend_from_slice(format!("Date: {}\r\nServer: wirelab/{}\r\n", http_date(SystemTime::now()), env!("CARGO_PKG_VERSION")).as_bytes());
+    let mut head = String::with_capacity(320);
+    let _ = write!(head, "HTTP/1.1 {} {}\r\nDate: {}\r\nServer: wirelab/{}\r\n", r.status, reason(r.status), date_now(), env!("CARGO_PKG_VERSION"));
     for (n, v) in &r.headers {
-        out.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
+        let _ = write!(head, "{n}: {v}\r\n");
     }
     if r.status != 304 {
-        out.extend_from_slice(format!("Content-Length: {body_len}\r\n").as_bytes());
+        let _ = write!(head, "Content-Length: {body_len}\r\n");
     }
     if close {
-        out.extend_from_slice(b"Connection: close\r\n");
+        head.push_str("Connection: close\r\n\r\n");
     } else {
-        out.extend_from_slice(format!("Connection: keep-alive\r\nKeep-Alive: timeout={}, max={left}\r\n", cfg.keepalive_timeout.as_secs()).as_bytes());
+        let _ = write!(head, "Connection: keep-alive\r\nKeep-Alive: timeout={}, max={left}\r\n\r\n", cfg.keepalive_timeout.as_secs());
     }
-    out.extend_from_slice(b"\r\n");
-    let mut sent = 0;
-    if !head_only {
-        match &r.body {
-            Body::None => {}
-            Body::Bytes(b) => {
-                out.extend_from_slice(b);
-                sent = b.len() as u64;
-            }
-            Body::File { path, start, len } => {
-                let mut f = tokio::fs::File::open(path).await?;
-                if *start > 0 {
-                    use tokio::io::AsyncSeekExt;
-                    f.seek(std::io::SeekFrom::Start(*start)).await?;
-                }
-                let first = (*len).min(ONE_WRITE as u64) as usize;
-                let at = out.len();
-                out.resize(at + first, 0);
-                f.read_exact(&mut out[at..]).await?;
-                sock.write_all(&out).await?;
-                sent = first as u64;
-                // Larger bodies: the rest in big pieces.
+    let mut out = head.into_bytes();
+    if head_only {
+        sock.write_all(&out).await?;
+        return Ok(0);
+    }
+    match &r.body {
+        Body::None => {}
+        Body::Bytes(b) => out.extend_from_slice(b),
+        Body::Cached { data, start, len } => out.extend_from_slice(&data[*start..*start + *len]),
+        Body::File { path, start, len } => {
+            // Large (uncached) files: plain blocking reads on this thread. The page cache
+            // answers them, and a hop to a thread pool would cost more than it saves.
+            use std::io::{Read, Seek};
+            let mut f = std::fs::File::open(path)?;
+            f.seek(std::io::SeekFrom::Start(*start))?;
+            let first = (*len).min(ONE_WRITE as u64) as usize;
+            let at = out.len();
+            out.resize(at + first, 0);
+            f.read_exact(&mut out[at..])?;
+            sock.write_all(&out).await?;
+            let mut sent = first as u64;
+            if sent < *len {
                 let mut buf = vec![0u8; ONE_WRITE];
                 while sent < *len {
                     let n = ((*len - sent) as usize).min(buf.len());
-                    f.read_exact(&mut buf[..n]).await?;
+                    f.read_exact(&mut buf[..n])?;
                     sock.write_all(&buf[..n]).await?;
                     sent += n as u64;
                 }
-                return Ok(sent);
             }
+            return Ok(sent);
         }
     }
     sock.write_all(&out).await?;
-    Ok(sent)
+    Ok(body_len)
 }
 
 /// Closes with a FIN: stop writing, then read what the client still sends (so the kernel has
@@ -392,7 +461,7 @@ async fn close(mut sock: TcpStream) {
     }
 }
 
-async fn connection(mut sock: TcpStream, peer: SocketAddr, id: u64, cfg: &HttpServerConfig, log: &AccessLog) -> io::Result<()> {
+async fn connection(mut sock: TcpStream, peer: SocketAddr, id: u64, cfg: &HttpServerConfig, log: &AccessLog, cache: &FileCache) -> io::Result<()> {
     sock.set_nodelay(true)?;
     let mut buf: Vec<u8> = Vec::with_capacity(8192);
     let mut served: u32 = 0;
@@ -466,7 +535,7 @@ async fn connection(mut sock: TcpStream, peer: SocketAddr, id: u64, cfg: &HttpSe
                 buf.extend_from_slice(&chunk[used..n]);
             }
         }
-        let resp = handle(&req, cfg);
+        let resp = handle(&req, cfg, cache);
         let wants_close = req.close || (req.minor == 0 && !req.keep_alive);
         let close_now = !cfg.persistent || wants_close || served >= cfg.keepalive_max || resp.status == 413;
         let sent = send(&mut sock, &resp, req.method == "HEAD", close_now, cfg.keepalive_max.saturating_sub(served), cfg).await?;
