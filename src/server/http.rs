@@ -145,6 +145,27 @@ struct Cached {
     mtime: SystemTime,
     len: u64,
     data: Arc<[u8]>,
+    headers: Arc<FileHeaders>,
+}
+
+/// The headers that depend only on the file: computed once per version of it.
+struct FileHeaders {
+    content_type: String,
+    last_modified: String,
+    etag: String,
+    mtime_s: u64,
+}
+
+fn file_headers(path: &Path, meta: &std::fs::Metadata) -> FileHeaders {
+    let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
+    let mtime_s = mtime.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let ctype = mime_guess::from_path(path).first_or_octet_stream().essence_str().to_string();
+    FileHeaders {
+        content_type: if ctype.starts_with("text/") { format!("{ctype}; charset=utf-8") } else { ctype },
+        last_modified: http_date(mtime),
+        etag: format!("\"{mtime_s:x}-{:x}\"", meta.len()),
+        mtime_s,
+    }
 }
 
 /// Small files by path, validated against the file's metadata on every request.
@@ -154,27 +175,29 @@ pub struct FileCache {
 }
 
 impl FileCache {
-    fn get(&self, path: &Path, meta: &std::fs::Metadata) -> Option<Arc<[u8]>> {
-        let mtime = meta.modified().ok()?;
-        if meta.len() > CACHE_FILE {
-            return None;
-        }
+    /// The file's headers, and its bytes when it is small enough to keep.
+    fn get(&self, path: &Path, meta: &std::fs::Metadata) -> (Arc<FileHeaders>, Option<Arc<[u8]>>) {
+        let (Ok(mtime), true) = (meta.modified(), meta.len() <= CACHE_FILE) else {
+            return (Arc::new(file_headers(path, meta)), None);
+        };
         let mut g = self.files.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = g.get(path) {
             if c.mtime == mtime && c.len == meta.len() {
-                return Some(c.data.clone());
+                return (c.headers.clone(), Some(c.data.clone()));
             }
         }
-        let data: Arc<[u8]> = std::fs::read(path).ok()?.into();
-        if data.len() as u64 != meta.len() {
-            return None; // changing under us: serve from the file instead
-        }
+        let headers = Arc::new(file_headers(path, meta));
+        let data: Arc<[u8]> = match std::fs::read(path) {
+            Ok(d) if d.len() as u64 == meta.len() => d.into(),
+            // Missing or changing under us: serve from the file instead.
+            _ => return (headers, None),
+        };
         let total: usize = g.values().map(|c| c.data.len()).sum();
         if total + data.len() > CACHE_TOTAL {
             g.clear();
         }
-        g.insert(path.to_path_buf(), Cached { mtime, len: meta.len(), data: data.clone() });
-        Some(data)
+        g.insert(path.to_path_buf(), Cached { mtime, len: meta.len(), data: data.clone(), headers: headers.clone() });
+        (headers, Some(data))
     }
 }
 
@@ -273,8 +296,9 @@ fn parse(head: &[u8], cfg: &HttpServerConfig) -> Parsed {
     }
 }
 
-/// Maps a request target to a file under `root`, refusing anything that leaves it.
-fn resolve(root: &Path, target: &str) -> Result<PathBuf, u16> {
+/// Maps a request target to a file under `root`, refusing anything that leaves it. Returns the
+/// path and its metadata (from the same system call when no symlink is involved).
+fn resolve(root: &Path, target: &str) -> Result<(PathBuf, std::fs::Metadata), u16> {
     let path = target.split(['?', '#']).next().unwrap_or("/");
     let decoded = percent_encoding::percent_decode_str(path).decode_utf8().map_err(|_| 400u16)?;
     if decoded.contains('\0') || decoded.contains('\\') {
@@ -289,16 +313,29 @@ fn resolve(root: &Path, target: &str) -> Result<PathBuf, u16> {
             _ => return Err(403),
         }
     }
-    let mut full = root.join(&rel);
-    if full.is_dir() {
-        full.push("index.html");
+    // `root` is canonical, so only the components below it can lead elsewhere. Check those
+    // for symlinks (usually one lstat) and canonicalize only when there is one.
+    let mut full = root.to_path_buf();
+    let mut linked = false;
+    let mut meta = std::fs::symlink_metadata(root).map_err(|_| 404u16)?;
+    for c in rel.components() {
+        full.push(c);
+        meta = std::fs::symlink_metadata(&full).map_err(|_| 404u16)?;
+        linked |= meta.file_type().is_symlink();
     }
-    let real = full.canonicalize().map_err(|_| 404u16)?;
-    // A symlink that leads out of the root is refused too.
-    if !real.starts_with(root) {
-        return Err(403);
+    if linked {
+        full = full.canonicalize().map_err(|_| 404u16)?;
+        // A symlink that leads out of the root is refused.
+        if !full.starts_with(root) {
+            return Err(403);
+        }
+        meta = std::fs::metadata(&full).map_err(|_| 404u16)?;
     }
-    Ok(real)
+    if meta.is_dir() {
+        let (index, m) = resolve(root, &format!("{}/index.html", rel.display()))?;
+        return Ok((index, m));
+    }
+    Ok((full, meta))
 }
 
 fn http_date(t: SystemTime) -> String {
@@ -339,23 +376,17 @@ fn handle(req: &Request, cfg: &HttpServerConfig, cache: &FileCache) -> Response 
     if req.content_length > cfg.max_body {
         return error(413);
     }
-    let path = match resolve(&cfg.root, &req.target) {
-        Ok(p) => p,
+    let (path, meta) = match resolve(&cfg.root, &req.target) {
+        Ok((p, m)) if m.is_file() => (p, m),
+        Ok(_) => return error(404),
         Err(code) => return error(code),
     };
-    let meta = match std::fs::metadata(&path) {
-        Ok(m) if m.is_file() => m,
-        _ => return error(404),
-    };
     let len = meta.len();
-    let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
-    let mtime_s = mtime.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-    let etag = format!("\"{mtime_s:x}-{len:x}\"");
-    let last_modified = http_date(mtime);
-    let ctype = mime_guess::from_path(&path).first_or_octet_stream().essence_str().to_string();
+    let (fh, cached) = cache.get(&path, &meta);
+    let (etag, mtime_s) = (fh.etag.clone(), fh.mtime_s);
     let mut headers = vec![
-        ("Content-Type", if ctype.starts_with("text/") { format!("{ctype}; charset=utf-8") } else { ctype }),
-        ("Last-Modified", last_modified),
+        ("Content-Type", fh.content_type.clone()),
+        ("Last-Modified", fh.last_modified.clone()),
         ("ETag", etag.clone()),
         ("Accept-Ranges", "bytes".into()),
     ];
@@ -373,7 +404,7 @@ fn handle(req: &Request, cfg: &HttpServerConfig, cache: &FileCache) -> Response 
         match range(spec, len) {
             Some(Ok((a, b))) => {
                 headers.push(("Content-Range", format!("bytes {a}-{b}/{len}")));
-                let body = match cache.get(&path, &meta) {
+                let body = match cached {
                     Some(data) => Body::Cached { data, start: a as usize, len: (b - a + 1) as usize },
                     None => Body::File { path, start: a, len: b - a + 1 },
                 };
@@ -387,7 +418,7 @@ fn handle(req: &Request, cfg: &HttpServerConfig, cache: &FileCache) -> Response 
             None => {}
         }
     }
-    let body = match cache.get(&path, &meta) {
+    let body = match cached {
         Some(data) => Body::Cached { start: 0, len: data.len(), data },
         None => Body::File { path, start: 0, len },
     };
@@ -419,7 +450,11 @@ async fn send(sock: &mut TcpStream, r: &Response, head_only: bool, close: bool, 
     match &r.body {
         Body::None => {}
         Body::Bytes(b) => out.extend_from_slice(b),
-        Body::Cached { data, start, len } => out.extend_from_slice(&data[*start..*start + *len]),
+        Body::Cached { data, start, len } => {
+            // One writev: the header block and the cached body, without copying the body.
+            write_both(sock, &out, &data[*start..*start + *len]).await?;
+            return Ok(*len as u64);
+        }
         Body::File { path, start, len } => {
             // Large (uncached) files: plain blocking reads on this thread. The page cache
             // answers them, and a hop to a thread pool would cost more than it saves.
@@ -446,6 +481,23 @@ async fn send(sock: &mut TcpStream, r: &Response, head_only: bool, close: bool, 
     }
     sock.write_all(&out).await?;
     Ok(body_len)
+}
+
+/// Writes `a` then `b` with vectored writes (a single `writev` when the socket takes it all).
+async fn write_both(sock: &mut TcpStream, mut a: &[u8], mut b: &[u8]) -> io::Result<()> {
+    while !a.is_empty() || !b.is_empty() {
+        let n = sock.write_vectored(&[io::IoSlice::new(a), io::IoSlice::new(b)]).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        if n >= a.len() {
+            b = &b[n - a.len()..];
+            a = &[];
+        } else {
+            a = &a[n..];
+        }
+    }
+    Ok(())
 }
 
 /// Closes with a FIN: stop writing, then read what the client still sends (so the kernel has
@@ -557,17 +609,20 @@ mod tests {
         std::fs::create_dir_all(root.join("sub")).unwrap();
         std::fs::write(root.join("sub/a.txt"), "a").unwrap();
         let root = root.canonicalize().unwrap();
+        let code = |t: &str| resolve(&root, t).map(|_| ()).unwrap_err();
         assert!(resolve(&root, "/sub/a.txt").is_ok());
         assert!(resolve(&root, "/sub/./a.txt?x=1").is_ok());
         for bad in ["/../etc/passwd", "/sub/../../etc/passwd", "/%2e%2e/etc/passwd", "/%2E%2E%2Fetc%2Fpasswd", "/sub/%2e%2e/%2e%2e/x"] {
-            assert_eq!(resolve(&root, bad), Err(403), "{bad}");
+            assert_eq!(code(bad), 403, "{bad}");
         }
-        assert_eq!(resolve(&root, "/a%00b"), Err(400));
-        assert_eq!(resolve(&root, "/nope.txt"), Err(404));
+        assert_eq!(code("/a%00b"), 400);
+        assert_eq!(code("/nope.txt"), 404);
         #[cfg(unix)]
         {
             let _ = std::os::unix::fs::symlink("/etc/hostname", root.join("out"));
-            assert_eq!(resolve(&root, "/out"), Err(403), "a symlink out of the root");
+            assert_eq!(code("/out"), 403, "a symlink out of the root");
+            let _ = std::os::unix::fs::symlink(root.join("sub"), root.join("inside"));
+            assert!(resolve(&root, "/inside/a.txt").is_ok(), "a symlink inside the root is followed");
         }
         std::fs::remove_dir_all(&root).unwrap();
     }
