@@ -4,24 +4,8 @@
 mod common;
 use common::*;
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-
-struct Server(Child, String);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn server(args: &[&str]) -> Server {
-    let mut c = wirelab().args(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(c.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    Server(c, line.trim().to_string())
-}
+use std::process::Command;
 
 /// Runs headless Chromium with the flags this sandboxed machine needs.
 fn chromium(args: &[&str]) -> Vec<u8> {
@@ -47,11 +31,11 @@ fn png_size(p: &PathBuf) -> (u32, u32) {
 
 #[test]
 fn chromium_loads_base_file_with_every_image_and_the_video() {
-    let www = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("www");
+    let www = www();
     let log = std::env::temp_dir().join(format!("wirelab-browser-{}.csv", std::process::id()));
-    let s = server(&["serve", "http", "--root", www.to_str().unwrap(), "--port", "0", "--access-log", log.to_str().unwrap()]);
+    let s = serve(&["serve", "http", "--root", www.to_str().unwrap(), "--port", "0", "--access-log", log.to_str().unwrap()]);
     let shot = std::env::temp_dir().join(format!("wirelab-base-{}.png", std::process::id()));
-    chromium(&["--window-size=1000,800", &format!("--screenshot={}", shot.display()), &format!("{}BaseFile.html", s.1)]);
+    chromium(&["--window-size=1000,800", &format!("--screenshot={}", shot.display()), &format!("{}BaseFile.html", s.url)]);
     assert_eq!(png_size(&shot), (1000, 800));
     assert!(std::fs::metadata(&shot).unwrap().len() > 20_000, "the screenshot shows the images");
     std::thread::sleep(std::time::Duration::from_millis(200));
@@ -67,21 +51,21 @@ fn chromium_loads_base_file_with_every_image_and_the_video() {
 
 #[test]
 fn chromium_shows_danmaku_comments_by_polling_and_by_websocket() {
-    let s = server(&["serve", "danmaku", "--port", "0"]);
+    let s = serve(&["serve", "danmaku", "--port", "0"]);
     for i in 1..=3 {
         let body = format!(r##"{{"text":"browser comment {i}","color":"#ffcc00"}}"##);
-        Command::new("curl").args(["-s", "-X", "POST", "--data", &body, &format!("{}danmaku/demo", s.1)]).output().unwrap();
+        Command::new("curl").args(["-s", "-X", "POST", "--data", &body, &format!("{}danmaku/demo", s.url)]).output().unwrap();
     }
     for mode in ["poll", "ws"] {
-        let dom = String::from_utf8(chromium(&["--virtual-time-budget=3000", "--dump-dom", &format!("{}?video=demo&mode={mode}", s.1)])).unwrap();
+        let dom = String::from_utf8(chromium(&["--virtual-time-budget=3000", "--dump-dom", &format!("{}?video=demo&mode={mode}", s.url)])).unwrap();
         for i in 1..=3 {
             assert!(dom.contains(&format!("browser comment {i}")), "{mode}: comment {i} in the chat column");
         }
     }
-    let stats: serde_json::Value = serde_json::from_slice(&Command::new("curl").args(["-s", &format!("{}stats", s.1)]).output().unwrap().stdout).unwrap();
+    let stats: serde_json::Value = serde_json::from_slice(&Command::new("curl").args(["-s", &format!("{}stats", s.url)]).output().unwrap().stdout).unwrap();
     assert!(stats["demo"]["ws_connections"].as_u64().unwrap() >= 1, "the page in ws mode subscribed: {stats}");
     let shot = std::env::temp_dir().join(format!("wirelab-danmaku-{}.png", std::process::id()));
-    chromium(&["--window-size=1000,600", "--virtual-time-budget=1500", &format!("--screenshot={}", shot.display()), &format!("{}?video=demo", s.1)]);
+    chromium(&["--window-size=1000,600", "--virtual-time-budget=1500", &format!("--screenshot={}", shot.display()), &format!("{}?video=demo", s.url)]);
     assert_eq!(png_size(&shot), (1000, 600));
     let _ = std::fs::remove_file(shot);
 }

@@ -3,22 +3,10 @@
 mod common;
 use common::*;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-struct Server(Child, String);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn server() -> Server {
-    let mut c = wirelab().args(["serve", "danmaku", "--port", "0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(c.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    Server(c, line.trim().to_string())
+fn server() -> Served {
+    serve(&["serve", "danmaku", "--port", "0"])
 }
 
 fn curl(args: &[&str]) -> String {
@@ -28,7 +16,7 @@ fn curl(args: &[&str]) -> String {
 #[test]
 fn rest_post_poll_history_and_page() {
     let s = server();
-    let u = &s.1;
+    let u = &s.url;
     for i in 1..=3 {
         let body = format!(r##"{{"text":"hello {i}","video_time":{i}.5,"color":"#ff0000"}}"##);
         let out = curl(&["-X", "POST", "-H", "Content-Type: application/json", "--data", &body, &format!("{u}danmaku/v1")]);
@@ -55,8 +43,8 @@ fn load(u: &str, video: &str, transport: &str) -> serde_json::Value {
 #[test]
 fn polling_and_websocket_both_deliver_everything_and_push_is_faster() {
     let s = server();
-    let poll = load(&s.1, "p", "poll:300");
-    let ws = load(&s.1, "w", "ws");
+    let poll = load(&s.url, "p", "poll:300");
+    let ws = load(&s.url, "w", "ws");
     for r in [&poll, &ws] {
         assert!(r["comments_sent"].as_u64().unwrap() >= 20);
         assert_eq!(r["deliveries"], r["expected_deliveries"], "every comment reaches every viewer: {r}");

@@ -5,30 +5,20 @@ mod common;
 use common::*;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
 
-struct Server(Child, String, std::path::PathBuf);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// A server (kept alive), the BaseFile.html URL, and the access log.
+struct Server {
+    _served: Served,
+    url: String,
+    log: std::path::PathBuf,
 }
 
 fn server(tag: &str, extra: &[&str]) -> Server {
     let log = std::env::temp_dir().join(format!("wirelab-fetch-{}-{tag}.csv", std::process::id()));
-    let www = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("www");
-    let mut c = wirelab()
-        .args(["serve", "http", "--root", www.to_str().unwrap(), "--port", "0", "--access-log", log.to_str().unwrap()])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(c.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    Server(c, format!("{}BaseFile.html", line.trim()), log)
+    let www = www();
+    let s = serve(&[&["serve", "http", "--root", www.to_str().unwrap(), "--port", "0", "--access-log", log.to_str().unwrap()], extra].concat());
+    let url = format!("{}BaseFile.html", s.url);
+    Server { _served: s, url, log }
 }
 
 fn fetch(url: &str, mode: &str, extra: &[&str]) -> serde_json::Value {
@@ -40,7 +30,7 @@ fn fetch(url: &str, mode: &str, extra: &[&str]) -> serde_json::Value {
 /// (connection ids, requests, statuses) from the access log.
 fn log(s: &Server) -> (BTreeSet<String>, usize, Vec<u16>) {
     std::thread::sleep(std::time::Duration::from_millis(150));
-    let text = std::fs::read_to_string(&s.2).unwrap();
+    let text = std::fs::read_to_string(&s.log).unwrap();
     let rows: Vec<Vec<String>> = text.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect();
     (rows.iter().map(|r| r[6].clone()).collect(), rows.len(), rows.iter().map(|r| r[4].parse().unwrap()).collect())
 }
@@ -49,7 +39,7 @@ fn log(s: &Server) -> (BTreeSet<String>, usize, Vec<u16>) {
 fn each_mode_opens_the_connections_it_should() {
     for (mode, conns) in [("persistent", 1), ("non-persistent", 21), ("parallel:4", 21), ("pipelined", 1)] {
         let s = server(mode, &[]);
-        let j = fetch(&s.1, mode, &[]);
+        let j = fetch(&s.url, mode, &[]);
         let page = &j[0];
         assert_eq!(page["objects"].as_array().unwrap().len(), 20, "{mode}: BaseFile.html references 20 objects");
         assert!(page["objects"].as_array().unwrap().iter().all(|o| o["status"] == 200), "{mode}");
@@ -65,7 +55,7 @@ fn each_mode_opens_the_connections_it_should() {
 #[test]
 fn keepalive_max_makes_the_persistent_client_reconnect() {
     let s = server("max", &["--keepalive-max", "5"]);
-    let j = fetch(&s.1, "pipelined", &[]);
+    let j = fetch(&s.url, "pipelined", &[]);
     assert_eq!(j[0]["connections_opened"], 5, "21 requests, at most 5 per connection");
     let (ids, requests, statuses) = log(&s);
     assert_eq!((ids.len(), requests), (5, 21));
@@ -75,7 +65,7 @@ fn keepalive_max_makes_the_persistent_client_reconnect() {
 #[test]
 fn conditional_reload_gets_304s() {
     let s = server("ims", &[]);
-    let j = fetch(&s.1, "persistent", &["--if-modified-since"]);
+    let j = fetch(&s.url, "persistent", &["--if-modified-since"]);
     assert_eq!(j.as_array().unwrap().len(), 2);
     let again = &j[1];
     assert_eq!(again["conditional"], true);

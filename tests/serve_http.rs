@@ -5,46 +5,36 @@
 mod common;
 use common::*;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
 
 struct Server {
-    child: Child,
+    _served: Served,
     url: String,
     addr: String,
     log: PathBuf,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn www() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("www")
-}
-
 fn start(extra: &[&str]) -> Server {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let log = std::env::temp_dir().join(format!("wirelab-access-{}-{}.csv", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
-    let mut child = wirelab()
-        .args(["serve", "http", "--root", www().to_str().unwrap(), "--port", "0", "--access-log", log.to_str().unwrap()])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().to_string();
-    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let served = serve(&[&["serve", "http", "--root", www().to_str().unwrap(), "--port", "0", "--access-log", log.to_str().unwrap()], extra].concat());
+    let url = served.url.clone();
     let addr = url.trim_start_matches("http://").trim_end_matches('/').to_string();
-    Server { child, url, addr, log }
+    Server { _served: served, url, addr, log }
+}
+
+/// Fetches the given files with one curl invocation (curl reuses its connection when it can).
+fn curl_many(s: &Server, files: &[&str]) {
+    let urls: Vec<String> = files.iter().map(|p| format!("{}{p}", s.url)).collect();
+    let mut args: Vec<&str> = vec![];
+    for u in &urls {
+        args.extend(["-o", "/dev/null", u.as_str()]);
+    }
+    curl(&args);
 }
 
 fn curl(args: &[&str]) -> String {
@@ -131,24 +121,14 @@ fn statuses_head_ranges_and_conditional_get_with_curl() {
 #[test]
 fn persistent_uses_one_connection_and_non_persistent_one_per_request() {
     let s = start(&[]);
-    let urls: Vec<String> = ["f1.txt", "f2.txt", "f3.txt", "dino.jpg"].iter().map(|p| format!("{}{p}", s.url)).collect();
-    let mut args: Vec<&str> = vec![];
-    for u in &urls {
-        args.extend(["-o", "/dev/null", u.as_str()]);
-    }
-    curl(&args);
+    curl_many(&s, &["f1.txt", "f2.txt", "f3.txt", "dino.jpg"]);
     let rows = log_rows(&s);
     assert_eq!(rows.len(), 4);
     assert!(rows.iter().all(|r| r.4 == rows[0].4), "keep-alive: one connection for all: {rows:?}");
     assert_eq!(rows.iter().map(|r| r.5).collect::<Vec<_>>(), [1, 2, 3, 4]);
 
     let s = start(&["--non-persistent"]);
-    let urls: Vec<String> = ["f1.txt", "f2.txt", "f3.txt", "dino.jpg"].iter().map(|p| format!("{}{p}", s.url)).collect();
-    let mut args: Vec<&str> = vec![];
-    for u in &urls {
-        args.extend(["-o", "/dev/null", u.as_str()]);
-    }
-    curl(&args);
+    curl_many(&s, &["f1.txt", "f2.txt", "f3.txt", "dino.jpg"]);
     let rows = log_rows(&s);
     let conns: std::collections::BTreeSet<u64> = rows.iter().map(|r| r.4).collect();
     assert_eq!(conns.len(), 4, "non-persistent: one connection per object: {rows:?}");

@@ -4,23 +4,10 @@
 mod common;
 use common::*;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-struct Server(Child, String);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn server() -> Server {
-    let mut c = wirelab().args(["serve", "ws", "--port", "0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(c.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert!(line.starts_with("ws://127.0.0.1:"), "{line}");
-    Server(c, line.trim().to_string())
+fn server() -> Served {
+    serve(&["serve", "ws", "--port", "0"])
 }
 
 const PY: &str = r#"
@@ -59,7 +46,7 @@ asyncio.run(main())
 #[test]
 fn python_websockets_client_echo_ping_rooms_and_404() {
     let s = server();
-    let out = Command::new("python3").args(["-c", PY, &s.1]).output().expect("python3 with websockets (make test installs it)");
+    let out = Command::new("python3").args(["-c", PY, &s.url]).output().expect("python3 with websockets (make test installs it)");
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
 }
@@ -67,7 +54,7 @@ fn python_websockets_client_echo_ping_rooms_and_404() {
 #[test]
 fn ws_echo_client_reports_rtt_and_throughput() {
     let s = server();
-    let out = run(&["ws-echo", &format!("{}echo", s.1), "-n", "200", "-s", "1000", "--json"]);
+    let out = run(&["ws-echo", &format!("{}echo", s.url), "-n", "200", "-s", "1000", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["messages"], 200);
@@ -76,7 +63,7 @@ fn ws_echo_client_reports_rtt_and_throughput() {
     assert!(0.0 < p50 && p50 <= p99 && p99 <= max);
     assert!(j["messages_per_s"].as_f64().unwrap() > 0.0);
     // Paced: 20 messages at 100/s take about 0.19 s.
-    let out = run(&["ws-echo", &format!("{}echo", s.1), "-n", "20", "-r", "100", "--binary", "--json"]);
+    let out = run(&["ws-echo", &format!("{}echo", s.url), "-n", "20", "-r", "100", "--binary", "--json"]);
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let d = j["duration_s"].as_f64().unwrap();
     assert!((0.17..1.0).contains(&d), "paced run took {d} s");

@@ -8,14 +8,7 @@ use common::*;
 fn tcp_counts_equal_tshark_on_every_corpus_capture() {
     let mut checked = 0;
     let mut diffs = vec![];
-    let mut files: Vec<_> = std::fs::read_dir(corpus()).unwrap().map(|e| e.unwrap().path()).collect();
-    files.extend(std::fs::read_dir(fixtures()).into_iter().flatten().map(|e| e.unwrap().path()));
-    files.sort();
-    for path in files {
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if ext != "pcap" && ext != "pcapng" {
-            continue;
-        }
+    for path in all_captures() {
         let j = analyze_json(&path);
         let t = &j["tcp"];
         let ours = TCP_COUNT_KEYS.map(|k| t[k].as_u64().unwrap());
@@ -31,15 +24,8 @@ fn tcp_counts_equal_tshark_on_every_corpus_capture() {
 
 #[test]
 fn packet_list_info_reads_as_tshark() {
-    let mut files: Vec<_> = std::fs::read_dir(corpus()).unwrap().map(|e| e.unwrap().path()).collect();
-    files.extend(std::fs::read_dir(fixtures()).into_iter().flatten().map(|e| e.unwrap().path()));
-    files.sort();
     let (mut same, mut diffs, mut app_differs) = (0, vec![], 0);
-    for path in files {
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if ext != "pcap" && ext != "pcapng" {
-            continue;
-        }
+    for path in all_captures() {
         let out = tshark()
             .args(["-r", path.to_str().unwrap(), "-T", "fields", "-E", "separator=\t", "-e", "frame.number", "-e", "_ws.col.Protocol", "-e", "_ws.col.Info"])
             .output()

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
 
 pub fn wirelab() -> Command {
     Command::new(env!("CARGO_BIN_EXE_wirelab"))
@@ -158,4 +159,32 @@ pub fn all_captures() -> Vec<PathBuf> {
     files.retain(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")));
     files.sort();
     files
+}
+
+/// A bundled server run as a child process; killed when dropped.
+pub struct Served {
+    pub child: Child,
+    /// The URL it printed as its first line of stdout.
+    pub url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `wirelab ARGS` (a `serve` command) and waits for its URL line.
+pub fn serve(args: &[&str]) -> Served {
+    let mut child = wirelab().args(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start wirelab serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.contains("://127.0.0.1:"), "unexpected first line {line:?}");
+    Served { child, url: line.trim().to_string() }
+}
+
+/// The bundled site.
+pub fn www() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("www")
 }
