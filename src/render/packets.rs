@@ -12,7 +12,7 @@ use crate::tcp::PacketInfo;
 
 /// Header line matching [`line`]'s columns.
 pub fn header() -> String {
-    format!("{:>7} {:>12} {:>15}   {:<15} {:<8} {:>6} {}", "No.", "Time", "Source", "Destination", "Protocol", "Length", "Info")
+    format!("{:>7} {:>12} {:>15}   {:<15} {:<9} {:>6} {}", "No.", "Time", "Source", "Destination", "Protocol", "Length", "Info")
 }
 
 /// The Source, Destination, Protocol and Info cells of one packet.
@@ -40,7 +40,7 @@ pub fn cells(frame: &Frame<'_>, decoded: &Decoded<'_>, tcp: Option<&PacketInfo>,
 pub fn line(frame: &Frame<'_>, decoded: &Decoded<'_>, tcp: Option<&PacketInfo>, app: PacketApp<'_>, t0_ns: i128) -> String {
     let rel = (frame.ts_ns - t0_ns) as f64 / 1e9;
     let c = cells(frame, decoded, tcp, app);
-    format!("{:>7} {:>12.6} {:>15} → {:<15} {:<8} {:>6} {}", frame.number, rel, c.src, c.dst, c.protocol, frame.orig_len, c.info)
+    format!("{:>7} {:>12.6} {:>15} → {:<15} {:<9} {:>6} {}", frame.number, rel, c.src, c.dst, c.protocol, frame.orig_len, c.info)
 }
 
 fn mac(m: [u8; 6]) -> String {
