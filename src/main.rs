@@ -122,6 +122,30 @@ Example: wirelab fetch http://127.0.0.1:8080/BaseFile.html --mode non-persistent
         #[arg(long)]
         json: bool,
     },
+    /// Capture live traffic with libpcap into a pcapng file (needs root or CAP_NET_RAW).
+    #[command(after_help = "Example: sudo wirelab capture -i lo -f 'tcp port 8080' -o captures/web.pcapng --duration 10\n\n\
+Ctrl-C stops it early; the file is a valid pcapng either way. Without privileges it says how to get \
+them (sudo, or setcap cap_net_raw,cap_net_admin+eip on the binary).")]
+    Capture {
+        /// Interface to capture on.
+        #[arg(long, short, default_value = "lo")]
+        interface: String,
+        /// BPF capture filter, e.g. "tcp port 8080".
+        #[arg(long, short, default_value = "")]
+        filter: String,
+        /// Output pcapng file.
+        #[arg(long, short)]
+        output: PathBuf,
+        /// Seconds to capture (default: until Ctrl-C).
+        #[arg(long, short)]
+        duration: Option<f64>,
+        /// Snapshot length in bytes.
+        #[arg(long, default_value_t = 262144)]
+        snaplen: i32,
+        /// Kernel buffer size in MiB.
+        #[arg(long, default_value_t = 64)]
+        buffer_mib: i32,
+    },
     /// Run a bundled server (an instrument: every behaviour a scenario compares is a switch).
     #[command(subcommand)]
     Serve(Serve),
@@ -445,6 +469,39 @@ where
 
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
+        Command::Capture { interface, filter, output, duration, snaplen, buffer_mib } => {
+            use wirelab::capture::live::{LiveCapture, LiveConfig};
+            let comment = format!(
+                "wirelab capture on {interface}, filter {filter:?}, started {}",
+                httpdate::fmt_http_date(std::time::SystemTime::now())
+            );
+            let cfg = LiveConfig { interface: interface.clone(), filter, snaplen, buffer_bytes: buffer_mib.saturating_mul(1 << 20), comment };
+            let cap = LiveCapture::start(&cfg, &output)?;
+            eprintln!("wirelab: capturing on {interface} into {} ({})", output.display(), match duration {
+                Some(d) => format!("{d} s; Ctrl-C stops early"),
+                None => "Ctrl-C stops".into(),
+            });
+            runtime(1)?.block_on(async {
+                match duration {
+                    Some(d) => tokio::select! {
+                        _ = tokio::time::sleep(std::time::Duration::from_secs_f64(d.max(0.0))) => {}
+                        _ = tokio::signal::ctrl_c() => {}
+                    },
+                    None => {
+                        let _ = tokio::signal::ctrl_c().await;
+                    }
+                }
+            });
+            let st = cap.stop()?;
+            eprintln!(
+                "wirelab: {} packets ({} bytes) written to {}; kernel dropped {}",
+                summary::thousands(st.packets),
+                summary::thousands(st.bytes),
+                output.display(),
+                st.kernel_dropped + st.interface_dropped
+            );
+            Ok(exit::OK)
+        }
         Command::Serve(Serve::Danmaku { port, bind, threads }) => {
             serve_until_ctrl_c(threads, bind, port, "http", "/", "serving danmaku: the page at /, REST at /danmaku/<video>, push at /ws/danmaku/<video>".into(), wirelab::server::danmaku::serve)
         }

@@ -1,5 +1,6 @@
-//! Capture files: reading pcap and pcapng streams (live capture joins here later).
+//! Captures: reading pcap and pcapng files, and live capture with libpcap into pcapng.
 
+pub mod live;
 pub mod reader;
 
 pub use reader::{CaptureReader, Damage, Format, Frame, ReadError};
