@@ -9,5 +9,7 @@ pub mod client;
 pub mod decode;
 pub mod proto;
 pub mod render;
+#[cfg(feature = "export")]
+pub mod scenario;
 pub mod server;
 pub mod tcp;

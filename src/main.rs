@@ -49,6 +49,8 @@ use wirelab::tcp::{PacketInfo, StreamEvent};
 mod exit {
     /// Analysis complete.
     pub const OK: u8 = 0;
+    /// A scenario expectation failed (or the run was interrupted).
+    pub const FAILED: u8 = 1;
     /// Bad usage, unreadable input, or a file that is not a capture.
     pub const USAGE: u8 = 2;
     /// The capture is damaged: everything before the damage was analyzed and printed.
@@ -121,6 +123,21 @@ Example: wirelab fetch http://127.0.0.1:8080/BaseFile.html --mode non-persistent
         /// Print JSON: per-object timings, connections and bytes.
         #[arg(long)]
         json: bool,
+    },
+    /// Run a scenario: bundled servers and clients, a live capture, the analysis, expectations.
+    #[command(name = "run-scenario", after_help = "Example: sudo wirelab run-scenario scenarios/persistent-vs-non-persistent.toml\n\n\
+Writes captures/<name>-<time>.pcapng and reports/<name>-<time>/ (summary.json, summary.txt, the \
+exported tables). Exit codes: 0 all expectations hold, 1 one failed (or the run was interrupted), \
+2 usage or set-up error (bad scenario file, no capture privilege).")]
+    RunScenario {
+        /// Scenario file (TOML).
+        file: PathBuf,
+        /// Run the clients without capturing: no privilege needed, only client timings.
+        #[arg(long)]
+        no_capture: bool,
+        /// Where captures/ and reports/ go (default: the current directory).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
     },
     /// Capture live traffic with libpcap into a pcapng file (needs root or CAP_NET_RAW).
     #[command(after_help = "Example: sudo wirelab capture -i lo -f 'tcp port 8080' -o captures/web.pcapng --duration 10\n\n\
@@ -469,6 +486,22 @@ where
 
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
+        #[cfg(feature = "export")]
+        Command::RunScenario { file, no_capture, out } => {
+            let sc = wirelab::scenario::Scenario::load(&file)?;
+            eprintln!("wirelab: scenario {} — {}", sc.name, sc.description);
+            let o = wirelab::scenario::run::run(&file, &sc, &wirelab::scenario::run::RunOptions { no_capture, out_root: out })?;
+            let mut stdout = io::stdout().lock();
+            let _ = stdout.write_all(o.text.as_bytes());
+            if let Some(c) = &o.capture {
+                let _ = writeln!(stdout, "\ncapture: {}", c.display());
+            }
+            let _ = writeln!(stdout, "report:  {}", o.report.display());
+            let _ = stdout.flush();
+            Ok(if o.ok { exit::OK } else { exit::FAILED })
+        }
+        #[cfg(not(feature = "export"))]
+        Command::RunScenario { .. } => anyhow::bail!("this wirelab was built without the `export` feature that scenarios need"),
         Command::Capture { interface, filter, output, duration, snaplen, buffer_mib } => {
             use wirelab::capture::live::{LiveCapture, LiveConfig};
             let comment = format!(
