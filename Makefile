@@ -1,5 +1,5 @@
 # wirelab — one command for each job. Every target installs what it needs first.
-#   make demo    set up, build, and analyze a bundled capture (the main demo)
+#   make demo    set up, build, and run scenarios/persistent-vs-non-persistent.toml (the main demo)
 #   make test    set up, build, and run the whole test suite (what CI runs)
 #   make bench   analyzer speed and memory beside tshark and tcpdump on a 1M-packet capture
 #   make fuzz    run the cargo-fuzz targets for FUZZ_SECONDS each
@@ -39,13 +39,9 @@ build: setup
 	@echo "==> built target/release/wirelab"
 
 demo: build
-	@echo; echo "==> wirelab analyze tests/fixtures/http-curl-nginx.pcap   (curl against nginx: keep-alive, close, 304, HEAD, 404, 400)"
-	@./target/release/wirelab analyze tests/fixtures/http-curl-nginx.pcap
-	@echo; echo "==> wirelab analyze tests/fixtures/ws-echo.pcap --packets   (Python websockets echo)"
-	@./target/release/wirelab analyze tests/fixtures/ws-echo.pcap --packets
-	@echo; echo "==> wirelab follow tests/fixtures/http-curl-nginx.pcap --stream 0 --format http"
-	@./target/release/wirelab follow tests/fixtures/http-curl-nginx.pcap --stream 0 --format http | head -40
-	@echo; echo "Try: ./target/release/wirelab --help"
+	@echo; echo "==> wirelab run-scenario scenarios/persistent-vs-non-persistent.toml   (captures on lo: needs root)"
+	@$(SUDO) ./target/release/wirelab run-scenario scenarios/persistent-vs-non-persistent.toml
+	@echo; echo "Next: ./target/release/wirelab analyze <the capture above> --packets | less   ·   wirelab --help"
 
 test: setup
 	@PATH="$$HOME/.cargo/bin:$$PATH" $(CARGO) test --all-targets
