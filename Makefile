@@ -7,6 +7,7 @@
 SHELL := /bin/bash
 APT_PACKAGES := libpcap-dev tshark tcpdump nginx-light wrk curl python3 python3-pip build-essential pkg-config time chromium
 CARGO ?= cargo
+BIN := $(or $(CARGO_TARGET_DIR),target)/release/wirelab
 FUZZ_SECONDS ?= 60
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -36,12 +37,12 @@ rust:
 
 build: setup
 	@PATH="$$HOME/.cargo/bin:$$PATH" $(CARGO) build --release --quiet
-	@echo "==> built target/release/wirelab"
+	@echo "==> built $(BIN)"
 
 demo: build
 	@echo; echo "==> wirelab run-scenario scenarios/persistent-vs-non-persistent.toml   (captures on lo: needs root)"
-	@$(SUDO) ./target/release/wirelab run-scenario scenarios/persistent-vs-non-persistent.toml
-	@echo; echo "Next: ./target/release/wirelab analyze <the capture above> --packets | less   ·   wirelab --help"
+	@$(SUDO) $(BIN) run-scenario scenarios/persistent-vs-non-persistent.toml
+	@echo; echo "Next: $(BIN) analyze <the capture above> --packets | less   ·   wirelab --help"
 
 test: setup
 	@PATH="$$HOME/.cargo/bin:$$PATH" $(CARGO) test --all-targets
