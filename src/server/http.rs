@@ -94,6 +94,7 @@ pub async fn serve(listener: TcpListener, cfg: HttpServerConfig) -> io::Result<(
     let log = Arc::new(AccessLog::open(cfg.access_log.as_deref())?);
     let cfg = Arc::new(HttpServerConfig { root, ..cfg });
     let cache = Arc::new(FileCache::default());
+    cache.prewarm(&cfg.root);
     let ids = AtomicU64::new(0);
     loop {
         let (sock, peer) = match listener.accept().await {
@@ -175,6 +176,29 @@ pub struct FileCache {
 }
 
 impl FileCache {
+    /// Loads the small files under `root` (up to the cache's size), so that the first request
+    /// for a file costs what later ones cost: a warm-up must not distort a measurement.
+    pub fn prewarm(&self, root: &Path) {
+        let mut dirs = vec![root.to_path_buf()];
+        let mut loaded = 0usize;
+        while let Some(d) = dirs.pop() {
+            let Ok(rd) = std::fs::read_dir(&d) else { continue };
+            for e in rd.flatten() {
+                let Ok(ft) = e.file_type() else { continue };
+                if ft.is_dir() {
+                    dirs.push(e.path());
+                } else if ft.is_file() {
+                    if let Ok(meta) = e.metadata() {
+                        if meta.len() <= CACHE_FILE && loaded + meta.len() as usize <= CACHE_TOTAL / 2 {
+                            loaded += meta.len() as usize;
+                            let _ = self.get(&e.path(), &meta);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// The file's headers, and its bytes when it is small enough to keep.
     fn get(&self, path: &Path, meta: &std::fs::Metadata) -> (Arc<FileHeaders>, Option<Arc<[u8]>>) {
         let (Ok(mtime), true) = (meta.modified(), meta.len() <= CACHE_FILE) else {
