@@ -155,7 +155,13 @@ impl Conn {
         let mut done: Vec<Box<Transaction>> = vec![];
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            done.extend(self.out.transactions.drain(..).filter(|t| t.status.is_some() && t.complete));
+            for t in self.out.transactions.drain(..).filter(|t| t.status.is_some() && t.complete) {
+                // The server will close after this response: send nothing more on this connection.
+                if t.response_headers.connection.as_deref().is_some_and(|c| c.eq_ignore_ascii_case("close")) {
+                    self.eof = true;
+                }
+                done.push(t);
+            }
             if done.len() >= n || self.eof {
                 return Ok(done);
             }
