@@ -102,6 +102,8 @@ pub enum StepKind {
     Fetch,
     WsEcho,
     DanmakuLoad,
+    /// One HTTP request on a new connection: `method`, `path`, `headers`, or `raw` bytes.
+    Request,
     Sleep,
 }
 
@@ -141,6 +143,14 @@ pub struct StepSpec {
     /// danmaku-load and sleep: seconds.
     #[serde(default = "two")]
     pub duration: f64,
+    /// request: the method (default GET), extra header lines, or the raw request text
+    /// (`\r\n` line ends are added) to send instead.
+    #[serde(default)]
+    pub method: String,
+    #[serde(default)]
+    pub headers: Vec<String>,
+    #[serde(default)]
+    pub raw: Option<String>,
 }
 
 fn persistent() -> String {

@@ -91,6 +91,33 @@ fn chown_to_sudo_user(path: &Path) {
     }
 }
 
+/// Sends one request on a new connection and reads the response until the server closes.
+async fn request(url: &str, st: &super::StepSpec) -> Result<Value, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = url.trim_start_matches("http://").to_string();
+    let mut sock = tokio::net::TcpStream::connect(&addr).await.map_err(|e| format!("{addr}: {e}"))?;
+    let _ = sock.set_nodelay(true);
+    let text = match &st.raw {
+        Some(raw) => raw.replace('\n', "\r\n"),
+        None => {
+            let method = if st.method.is_empty() { "GET" } else { st.method.as_str() };
+            let mut r = format!("{method} {} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n", if st.path.is_empty() { "/" } else { &st.path });
+            for h in &st.headers {
+                r.push_str(h);
+                r.push_str("\r\n");
+            }
+            r + "\r\n"
+        }
+    };
+    let t0 = std::time::Instant::now();
+    sock.write_all(text.as_bytes()).await.map_err(|e| e.to_string())?;
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), sock.read_to_end(&mut got)).await;
+    let line = String::from_utf8_lossy(&got).lines().next().unwrap_or("").to_string();
+    let status: u64 = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Ok(json!({ "status": status, "status_line": line, "bytes": got.len(), "total_ms": t0.elapsed().as_secs_f64() * 1e3 }))
+}
+
 /// Runs `sc` (read from `file`).
 pub fn run(file: &Path, sc: &Scenario, opts: &RunOptions) -> Result<Outcome, RunError> {
     let setup = |m: String| RunError::Setup(m);
@@ -180,6 +207,10 @@ pub fn run(file: &Path, sc: &Scenario, opts: &RunOptions) -> Result<Outcome, Run
                             .await
                             .map_err(|e| e.to_string())?;
                         serde_json::to_value(&r).map_err(|e| e.to_string())?
+                    }
+                    StepKind::Request => {
+                        let v = request(&url, &st2).await?;
+                        v
                     }
                     StepKind::Sleep => {
                         tokio::time::sleep(Duration::from_secs_f64(st2.duration)).await;
