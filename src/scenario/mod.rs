@@ -229,6 +229,9 @@ pub struct Checked {
     pub expectation: String,
     pub actual: Option<f64>,
     pub ok: bool,
+    /// Not evaluated: it reads the capture and the run had none (`--no-capture`).
+    #[serde(default)]
+    pub skipped: bool,
 }
 
 impl Expectation {
@@ -265,7 +268,12 @@ impl Expectation {
             ">" => a > self.value,
             _ => a >= self.value,
         });
-        Checked { expectation: format!("{} {} {}", self.path, self.op, self.value), actual, ok }
+        Checked { expectation: format!("{} {} {}", self.path, self.op, self.value), actual, ok, skipped: false }
+    }
+
+    /// Whether the expectation reads the capture's analysis (not a client's own result).
+    pub fn needs_capture(&self) -> bool {
+        !self.path.starts_with("steps.") || self.path.contains(".wire.")
     }
 }
 

@@ -115,9 +115,18 @@ pub fn tshark_follow(path: &Path, format: &str, streams: &[u32]) -> std::collect
 /// or frame (a packet can carry several pipelined requests).
 /// `prefs` are extra `-o` settings.
 pub fn tshark_app_counts(path: &Path, prefs: &[&str]) -> (BTreeMap<String, u64>, BTreeMap<String, u64>, BTreeMap<String, u64>) {
+    tshark_app_counts_with(path, prefs, &[])
+}
+
+/// [`tshark_app_counts`], with "Decode As" HTTP on the given TCP ports: on a non-standard port
+/// tshark finds HTTP only by a heuristic, which does not fire on every connection.
+pub fn tshark_app_counts_with(path: &Path, prefs: &[&str], http_ports: &[u16]) -> (BTreeMap<String, u64>, BTreeMap<String, u64>, BTreeMap<String, u64>) {
     let mut cmd = tshark();
     for p in prefs {
         cmd.args(["-o", p]);
+    }
+    for port in http_ports {
+        cmd.args(["-d", &format!("tcp.port=={port},http")]);
     }
     let out = cmd
         .args(["-r", path.to_str().unwrap(), "-Y", "tcp", "-T", "fields", "-E", "separator=;", "-E", "occurrence=a", "-E", "aggregator=,"])
