@@ -65,19 +65,29 @@ fn now_ns() -> i128 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos() as i128
 }
 
-struct ExportObs(Exporter);
+/// Rows shown in the terminal.
+const SHOWN: usize = 25;
+
+/// Exports every table and keeps the first rows for the terminal.
+struct ExportObs(Exporter, Vec<Transaction>, Vec<WsMessage>);
 impl Observer for ExportObs {
     fn packet(&mut self, f: &Frame<'_>, d: &Decoded<'_>, t: Option<&PacketInfo>, a: PacketApp<'_>) {
         self.0.packet(f, d, t, a)
     }
     fn transaction(&mut self, t: &Transaction) {
-        self.0.transaction(t)
+        self.0.transaction(t);
+        if self.1.len() < SHOWN {
+            self.1.push(t.clone());
+        }
     }
     fn ws_frame(&mut self, f: &WsFrame) {
         self.0.ws_frame(f)
     }
     fn ws_message(&mut self, m: &WsMessage) {
-        self.0.ws_message(m)
+        self.0.ws_message(m);
+        if self.2.len() < SHOWN {
+            self.2.push(m.clone());
+        }
     }
 }
 
@@ -270,13 +280,16 @@ pub fn run(file: &Path, sc: &Scenario, opts: &RunOptions) -> Result<Outcome, Run
     // The same analysis as `wirelab analyze`, with the tables exported beside the summary.
     let mut summary_doc = json!({});
     let mut analysis_summary: Option<Summary> = None;
+    let mut rows: (Vec<Transaction>, Vec<WsMessage>) = (vec![], vec![]);
     if stats.is_some() {
         chown_to_sudo_user(&pcap_path);
         let f = std::fs::File::open(&pcap_path).map_err(|e| setup(format!("{}: {e}", pcap_path.display())))?;
         let reader = crate::capture::CaptureReader::open_file(f).map_err(|e| setup(e.to_string()))?;
-        let mut obs = ExportObs(Exporter::new(&reports).map_err(|e| setup(e.to_string()))?);
+        let mut obs = ExportObs(Exporter::new(&reports).map_err(|e| setup(e.to_string()))?, vec![], vec![]);
         let s = analysis::analyze(reader, &mut obs).map_err(|e| setup(e.to_string()))?;
-        obs.0.finish(&s).map_err(|e| setup(e.to_string()))?;
+        let ExportObs(exporter, txs, msgs) = obs;
+        exporter.finish(&s).map_err(|e| setup(e.to_string()))?;
+        rows = (txs, msgs);
         summary_doc = serde_json::to_value(analysis::Report::new(&pcap_path.display().to_string(), &s)).map_err(|e| setup(e.to_string()))?;
         analysis_summary = Some(s);
     }
@@ -318,7 +331,8 @@ pub fn run(file: &Path, sc: &Scenario, opts: &RunOptions) -> Result<Outcome, Run
     let ok = !interrupted && checked.iter().all(|c| c.ok) && steps.values().all(|v| v.get("error").is_none());
     // Terminal text.
     if let Some(s) = &analysis_summary {
-        text.push_str(&crate::render::summary::render(&pcap_path.display().to_string(), s, &crate::render::summary::Rows { transactions: &[], messages: &[] }, Some(30)));
+        let shown = crate::render::summary::Rows { transactions: &rows.0, messages: &rows.1 };
+        text.push_str(&crate::render::summary::render(&pcap_path.display().to_string(), s, &shown, Some(SHOWN)));
     }
     if !steps.is_empty() {
         let mut tb = Table::new(&["Step", "Connections", "SYN", "FIN", "Packets", "Bytes", "Client conns", "Total ms"]);
