@@ -22,6 +22,19 @@ trap 'for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; ip netns 
 "$WIRELAB" serve http --root "$ROOT/www" --port 0 --threads 1 --keepalive-max 1000000 --keepalive-timeout 60 > "$OUT/loss-url.txt" 2>/dev/null & pids+=($!)
 for _ in $(seq 50); do [ -s "$OUT/loss-url.txt" ] && break; sleep 0.1; done
 URL=$(head -1 "$OUT/loss-url.txt"); PORT=${URL##*:}; PORT=${PORT%/}
+# One result row from a capturer's log: pass name, capturer, packets/s ("" = packets / LOAD), wrk req/s.
+report() {
+  local name=$1 who=$2 pps=$3 rps=$4 p d
+  if [ "$who" = wirelab ]; then
+    p=$(grep -oE '[0-9,]+ packets \(' "$OUT/loss-wirelab.log" | tr -dc 0-9); d=$(grep -oE 'kernel dropped [0-9]+' "$OUT/loss-wirelab.log" | tr -dc 0-9)
+  else
+    p=$(grep -oE '^[0-9]+ packets captured' "$OUT/loss-tcpdump.log" | tr -dc 0-9); d=$(grep -oE '^[0-9]+ packets dropped by kernel' "$OUT/loss-tcpdump.log" | tr -dc 0-9)
+  fi
+  [ -n "$pps" ] || pps=$((p / LOAD))
+  printf '%-22s %-9s %12s %10s %14s %12s\n' "$name" "$who" "$p" "$pps" "$d" "$rps"
+  results+="{\"pass\":\"$name\",\"capturer\":\"$who\",\"packets\":$p,\"pps\":$pps,\"kernel_drops\":$d},"
+}
+
 # One pass: the given capturers record while wrk runs; prints a row per capturer.
 pass() { # name, then "wirelab" and/or "tcpdump"
   local name=$1; shift
@@ -40,16 +53,9 @@ pass() { # name, then "wirelab" and/or "tcpdump"
   [ -n "$td" ] && { kill -INT $td; wait $td 2>/dev/null || true; }
   [ -n "$wl" ] && wait $wl
   local rps; rps=$(grep Requests/sec "$OUT/loss-wrk.txt" | awk '{print $2}')
-  if [ -n "$wl" ]; then
-    local p d; p=$(grep -oE '[0-9,]+ packets \(' "$OUT/loss-wirelab.log" | tr -dc 0-9); d=$(grep -oE 'kernel dropped [0-9]+' "$OUT/loss-wirelab.log" | tr -dc 0-9)
-    printf '%-22s %-9s %12s %10s %14s %12s\n' "$name" wirelab "$p" "$((p / LOAD))" "$d" "$rps"
-    results+="{\"pass\":\"$name\",\"capturer\":\"wirelab\",\"packets\":$p,\"pps\":$((p / LOAD)),\"kernel_drops\":$d,\"wrk_rps\":$rps},"
-  fi
-  if [ -n "$td" ]; then
-    local p d; p=$(grep -oE '^[0-9]+ packets captured' "$OUT/loss-tcpdump.log" | tr -dc 0-9); d=$(grep -oE '^[0-9]+ packets dropped by kernel' "$OUT/loss-tcpdump.log" | tr -dc 0-9)
-    printf '%-22s %-9s %12s %10s %14s %12s\n' "$name" tcpdump "$p" "$((p / LOAD))" "$d" "$rps"
-    results+="{\"pass\":\"$name\",\"capturer\":\"tcpdump\",\"packets\":$p,\"pps\":$((p / LOAD)),\"kernel_drops\":$d,\"wrk_rps\":$rps},"
-  fi
+  [ -n "$wl" ] && report "$name" wirelab "" "$rps"
+  [ -n "$td" ] && report "$name" tcpdump "" "$rps"
+  return 0
 }
 
 results="["
@@ -80,16 +86,9 @@ upass() { # name, then capturers
   [ -n "$td" ] && { ip netns exec $NS kill -INT $td 2>/dev/null || kill -INT $td; wait $td 2>/dev/null || true; }
   [ -n "$wl" ] && wait $wl
   wait $srv 2>/dev/null || true
-  if [ -n "$wl" ]; then
-    local p d; p=$(grep -oE '[0-9,]+ packets \(' "$OUT/loss-wirelab.log" | tr -dc 0-9); d=$(grep -oE 'kernel dropped [0-9]+' "$OUT/loss-wirelab.log" | tr -dc 0-9)
-    printf '%-22s %-9s %12s %10s %14s %12s\n' "$name" wirelab "$p" "$pps" "$d" "-"
-    results+="{\"pass\":\"$name\",\"capturer\":\"wirelab\",\"packets\":$p,\"pps\":$pps,\"kernel_drops\":$d},"
-  fi
-  if [ -n "$td" ]; then
-    local p d; p=$(grep -oE '^[0-9]+ packets captured' "$OUT/loss-tcpdump.log" | tr -dc 0-9); d=$(grep -oE '^[0-9]+ packets dropped by kernel' "$OUT/loss-tcpdump.log" | tr -dc 0-9)
-    printf '%-22s %-9s %12s %10s %14s %12s\n' "$name" tcpdump "$p" "$pps" "$d" "-"
-    results+="{\"pass\":\"$name\",\"capturer\":\"tcpdump\",\"packets\":$p,\"pps\":$pps,\"kernel_drops\":$d},"
-  fi
+  [ -n "$wl" ] && report "$name" wirelab "$pps" "-"
+  [ -n "$td" ] && report "$name" tcpdump "$pps" "-"
+  return 0
 }
 upass "udp alone" wirelab
 upass "udp alone" tcpdump
