@@ -94,9 +94,7 @@ fn without_privilege_the_error_says_how_to_fix_it() {
     let out = tmp("denied.pcapng");
     let mut cmd = if is_root() {
         // Drop to nobody, as a user without capture rights would be.
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all", env!("CARGO_BIN_EXE_wirelab")]);
-        c
+        wirelab_as_nobody(&tmp("nobody"))
     } else {
         wirelab()
     };

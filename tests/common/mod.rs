@@ -197,3 +197,15 @@ pub fn serve(args: &[&str]) -> Served {
 pub fn www() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("www")
 }
+
+/// A command that runs wirelab as user `nobody` (no capture rights), from a copy of the binary
+/// in a world-readable directory, so that where the build lives does not matter.
+pub fn wirelab_as_nobody(dir: &Path) -> Command {
+    std::fs::create_dir_all(dir).unwrap();
+    let bin = dir.join("wirelab");
+    std::fs::copy(env!("CARGO_BIN_EXE_wirelab"), &bin).unwrap();
+    let _ = Command::new("chmod").args(["-R", "a+rwX", dir.to_str().unwrap()]).status();
+    let mut c = Command::new("setpriv");
+    c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all"]).arg(bin).current_dir(dir);
+    c
+}
