@@ -17,12 +17,28 @@ use crate::analysis::Dist;
 use crate::proto::http::HttpConn;
 use crate::server::danmaku::{now_ms, Comment};
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// How viewers get comments. Printed and serialized as the user writes it: `ws`, `poll:MS`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum Transport {
     /// Poll every this many milliseconds.
     Poll(u64),
+    #[default]
     Ws,
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transport::Poll(ms) => write!(f, "poll:{ms}"),
+            Transport::Ws => f.write_str("ws"),
+        }
+    }
+}
+
+impl Serialize for Transport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 impl FromStr for Transport {
@@ -39,7 +55,7 @@ impl FromStr for Transport {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct LoadReport {
     pub url: String,
     pub video: String,

@@ -2,5 +2,6 @@
 //! what they see.
 
 pub mod fetch;
+pub mod request;
 pub mod danmaku_load;
 pub mod ws_echo;

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::analysis::Dist;
@@ -24,7 +26,7 @@ pub enum EchoError {
     Mismatch(u64),
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct EchoReport {
     pub url: String,
     pub messages: u64,
@@ -79,10 +81,10 @@ pub async fn run(url: &str, count: u64, size: usize, rate: Option<f64>, binary: 
                 Some(Err(e)) => return Err(e.into()),
             }
         }
-        rtts.push(sent.elapsed().as_secs_f64() * 1e3);
+        rtts.push(sent.elapsed().as_nanos() as f64 / 1e6);
     }
     let duration = start.elapsed().as_secs_f64();
-    let _ = tx.send(Message::Close(None)).await;
+    close_cleanly(&mut tx, &mut rx).await;
     Ok(EchoReport {
         url: url.into(),
         messages: count,
@@ -94,4 +96,23 @@ pub async fn run(url: &str, count: u64, size: usize, rate: Option<f64>, binary: 
         messages_per_s: count as f64 / duration.max(1e-9),
         mb_per_s: count as f64 * size as f64 / 1e6 / duration.max(1e-9),
     })
+}
+
+/// The closing handshake of RFC 6455 §7: a Close with 1000 (normal), then the server's Close
+/// in reply, then the server closes the TCP connection first and the client follows, so
+/// neither side sends a RST. Bounded, so a server that never answers cannot hold the client.
+async fn close_cleanly<S, R>(tx: &mut S, rx: &mut R)
+where
+    S: futures_util::Sink<Message> + Unpin,
+    R: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let bye = Message::Close(Some(CloseFrame { code: CloseCode::Normal, reason: "".into() }));
+    if tx.send(bye).await.is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        // Read until the server's Close has come and the server has closed the connection.
+        while let Some(Ok(_)) = rx.next().await {}
+    })
+    .await;
 }

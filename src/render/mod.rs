@@ -4,6 +4,7 @@
 #[cfg(feature = "export")]
 pub mod export;
 pub mod follow;
+pub mod json;
 pub mod packets;
 pub mod summary;
 pub mod table;

@@ -1,311 +1,182 @@
-//! Scenario files: the TOML schema (serde, unknown keys refused with file and line) and the
-//! expectations checked against a run's JSON summary.
+//! Scenarios: servers, client steps and expectations in a TOML file, run as a sequence of
+//! stages, each a function with a typed input and output:
+//!
+//! plan → network → bind → capture → serve → steps → drain → analyze → check → write
+//!
+//! [`plan::load`] checks the whole file before anything starts; [`run`] does the rest.
 
-pub mod run;
+pub mod analyze;
+pub mod compare;
+pub mod expect;
+pub mod interrupt;
+pub mod network;
+pub mod output;
+pub mod plan;
+pub mod record;
+pub mod repeat;
+pub mod results;
+pub mod serve;
+pub mod steps;
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
+use expect::Checked;
+use interrupt::Interrupt;
+use output::RunReport;
+use plan::Plan;
+use results::StepOutcome;
 
-/// A scenario: servers, client steps, and what should hold afterwards.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Scenario {
-    pub name: String,
-    #[serde(default)]
-    pub description: String,
-    #[serde(default)]
-    pub capture: CaptureSpec,
-    #[serde(rename = "server", default)]
-    pub servers: Vec<ServerSpec>,
-    #[serde(rename = "step", default)]
-    pub steps: Vec<StepSpec>,
-    /// Assertions like `tcp.connections = 21` or `steps.persistent.total_ms < 500`.
-    #[serde(default)]
-    pub expect: Vec<String>,
-    /// Kernel drops tolerated before the run fails.
-    #[serde(default)]
-    pub allow_drops: u64,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct CaptureSpec {
-    #[serde(default = "lo")]
-    pub interface: String,
-    #[serde(default = "snaplen")]
-    pub snaplen: i32,
-    #[serde(default = "buffer")]
-    pub buffer_mib: i32,
-}
-
-fn lo() -> String {
-    "lo".into()
-}
-fn snaplen() -> i32 {
-    262_144
-}
-fn buffer() -> i32 {
-    64
-}
-
-impl Default for CaptureSpec {
-    fn default() -> Self {
-        CaptureSpec { interface: lo(), snaplen: snaplen(), buffer_mib: buffer() }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ServerKind {
-    Http,
-    Ws,
-    Danmaku,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerSpec {
-    pub name: String,
-    pub kind: ServerKind,
-    /// 0: any free port (the default).
-    #[serde(default)]
-    pub port: u16,
-    /// HTTP: the directory served (relative to the scenario file's directory's parent, i.e. the
-    /// repository root for files in `scenarios/`).
-    #[serde(default = "www")]
-    pub root: PathBuf,
-    #[serde(default = "yes")]
-    pub persistent: bool,
-    #[serde(default = "five")]
-    pub keepalive_timeout: u64,
-    #[serde(default = "hundred")]
-    pub keepalive_max: u32,
-}
-
-fn www() -> PathBuf {
-    PathBuf::from("www")
-}
-fn yes() -> bool {
-    true
-}
-fn five() -> u64 {
-    5
-}
-fn hundred() -> u32 {
-    100
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum StepKind {
-    Fetch,
-    WsEcho,
-    DanmakuLoad,
-    /// One HTTP request on a new connection: `method`, `path`, `headers`, or `raw` bytes.
-    Request,
-    Sleep,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct StepSpec {
-    pub kind: StepKind,
-    /// Name used in expectations (`steps.<label>.…`) and the comparison table.
-    pub label: String,
-    /// The server this step talks to.
-    #[serde(default)]
-    pub server: String,
-    /// fetch: the page; ws-echo: the endpoint (default `/echo`).
-    #[serde(default)]
-    pub path: String,
-    /// fetch: persistent, non-persistent, parallel[:N], pipelined.
-    #[serde(default = "persistent")]
-    pub mode: String,
-    /// fetch: a second, conditional pass (If-Modified-Since).
-    #[serde(default)]
-    pub conditional: bool,
-    #[serde(default = "one")]
-    pub repeat: u32,
-    /// ws-echo: messages and size; danmaku-load: viewers, senders, rate, transport.
-    #[serde(default = "hundred_u64")]
-    pub count: u64,
-    #[serde(default = "sixty_four")]
-    pub size: usize,
-    #[serde(default)]
-    pub rate: Option<f64>,
-    #[serde(default = "ten")]
-    pub viewers: usize,
-    #[serde(default = "one_usize")]
-    pub senders: usize,
-    #[serde(default = "ws")]
-    pub transport: String,
-    /// danmaku-load and sleep: seconds.
-    #[serde(default = "two")]
-    pub duration: f64,
-    /// request: the method (default GET), extra header lines, or the raw request text
-    /// (`\r\n` line ends are added) to send instead.
-    #[serde(default)]
-    pub method: String,
-    #[serde(default)]
-    pub headers: Vec<String>,
-    #[serde(default)]
-    pub raw: Option<String>,
-}
-
-fn persistent() -> String {
-    "persistent".into()
-}
-fn one() -> u32 {
-    1
-}
-fn one_usize() -> usize {
-    1
-}
-fn hundred_u64() -> u64 {
-    100
-}
-fn sixty_four() -> usize {
-    64
-}
-fn ten() -> usize {
-    10
-}
-fn ws() -> String {
-    "ws".into()
-}
-fn two() -> f64 {
-    2.0
-}
-
+/// Why a run could not be carried out (a set-up error: exit 2).
 #[derive(Debug, thiserror::Error)]
-pub enum ScenarioError {
-    #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("{path}:{line}:{column}: {message}")]
-    Parse { path: PathBuf, line: usize, column: usize, message: String },
-    #[error("{path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+pub enum RunError {
+    #[error(transparent)]
+    Plan(#[from] plan::PlanError),
+    #[error(transparent)]
+    Capture(#[from] crate::capture::live::CaptureError),
+    #[error("server {server:?} cannot listen on port {port}: {source}")]
+    Listen { server: String, port: u16, source: std::io::Error },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot write {path}: {source}")]
+    Output { path: PathBuf, source: std::io::Error },
+    #[error("cannot analyze {path}: {message}")]
+    Analysis { path: PathBuf, message: String },
 }
 
-impl Scenario {
-    /// Reads and checks a scenario file. Errors name the file, the line and the key.
-    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { path: path.into(), source })?;
-        let sc: Scenario = toml::from_str(&text).map_err(|e| {
-            let (line, column) = e.span().map_or((0, 0), |s| {
-                let before = &text[..s.start.min(text.len())];
-                (before.matches('\n').count() + 1, before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1)
-            });
-            ScenarioError::Parse { path: path.into(), line, column, message: e.message().to_string() }
-        })?;
-        let invalid = |message: String| ScenarioError::Invalid { path: path.into(), message };
-        for st in &sc.steps {
-            if st.kind != StepKind::Sleep && !sc.servers.iter().any(|s| s.name == st.server) {
-                return Err(invalid(format!("step {:?} names server {:?}, which is not defined", st.label, st.server)));
-            }
-            if st.kind == StepKind::Fetch {
-                st.mode.parse::<crate::client::fetch::Mode>().map_err(|e| invalid(format!("step {:?}: {e}", st.label)))?;
-            }
-        }
-        for e in &sc.expect {
-            Expectation::parse(e).map_err(|m| invalid(format!("expectation {e:?}: {m}")))?;
-        }
-        Ok(sc)
-    }
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Run the clients without capturing (no privilege needed; only client measurements).
+    pub no_capture: bool,
+    /// Where `captures/` and `reports/` go.
+    pub out_root: PathBuf,
+    /// Rows of the long tables in the terminal text (None: every row).
+    pub rows: Option<usize>,
+    pub interrupt: Interrupt,
 }
 
-/// `path op value`, e.g. `http.status.304 = 20`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Expectation {
-    pub path: String,
-    pub op: String,
-    pub value: f64,
-}
-
-/// The outcome of one expectation.
-#[derive(Debug, Clone, Serialize)]
-pub struct Checked {
-    pub expectation: String,
-    pub actual: Option<f64>,
+/// What a run produced.
+pub struct Outcome {
+    /// The terminal text.
+    pub text: Vec<u8>,
     pub ok: bool,
-    /// Not evaluated: it reads the capture and the run had none (`--no-capture`).
-    #[serde(default)]
-    pub skipped: bool,
+    pub interrupted: bool,
+    pub capture: Option<PathBuf>,
+    pub report: PathBuf,
+    pub steps: Vec<StepOutcome>,
 }
 
-impl Expectation {
-    pub fn parse(s: &str) -> Result<Expectation, String> {
-        for op in ["<=", ">=", "!=", "=", "<", ">"] {
-            if let Some((a, b)) = s.split_once(op) {
-                let value = b.trim().parse::<f64>().map_err(|_| format!("{:?} is not a number", b.trim()))?;
-                let path = a.trim().to_string();
-                if path.is_empty() {
-                    return Err("no value path before the operator".into());
-                }
-                return Ok(Expectation { path, op: op.to_string(), value });
-            }
-        }
-        Err("expected `path OP number` with OP one of = != < <= > >=".into())
-    }
+/// How long servers get to finish in-flight responses once the steps are done.
+const GRACE: Duration = Duration::from_secs(2);
 
-    /// Looks the path up in `doc` (dot-separated keys) and compares.
-    pub fn check(&self, doc: &serde_json::Value) -> Checked {
-        let mut v = doc;
-        for k in self.path.split('.') {
-            v = match v.get(k) {
-                Some(x) => x,
-                None => &serde_json::Value::Null,
-            };
-        }
-        // A missing count reads as zero (e.g. `http.status.304 = 0`).
-        let actual = v.as_f64().or_else(|| v.as_bool().map(|b| b as u8 as f64)).or(if v.is_null() { Some(0.0) } else { None });
-        let ok = actual.is_some_and(|a| match self.op.as_str() {
-            "=" => (a - self.value).abs() < 1e-9,
-            "!=" => (a - self.value).abs() >= 1e-9,
-            "<" => a < self.value,
-            "<=" => a <= self.value,
-            ">" => a > self.value,
-            _ => a >= self.value,
-        });
-        Checked { expectation: format!("{} {} {}", self.path, self.op, self.value), actual, ok, skipped: false }
-    }
+/// `YYYYmmdd-HHMMSS` in UTC (civil-from-days, H. Hinnant's algorithm).
+pub fn utc_stamp(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
 
-    /// Whether the expectation reads the capture's analysis (not a client's own result).
-    pub fn needs_capture(&self) -> bool {
-        !self.path.starts_with("steps.") || self.path.contains(".wire.")
+/// A run's output paths: `captures/<name>-<time>.pcapng` and `reports/<name>-<time>/`, which
+/// is built as a hidden staging folder and appears only once complete.
+struct Names {
+    capture: PathBuf,
+    staging: PathBuf,
+    report: PathBuf,
+}
+
+impl Names {
+    fn new(root: &Path, name: &str) -> Names {
+        // Runs within one second (--repeat) get -2, -3, … so that none overwrites another.
+        let base = utc_stamp(SystemTime::now());
+        let mut stamp = base.clone();
+        let mut n = 1;
+        while root.join("reports").join(format!("{name}-{stamp}")).exists() || root.join("captures").join(format!("{name}-{stamp}.pcapng")).exists() {
+            n += 1;
+            stamp = format!("{base}-{n}");
+        }
+        Names {
+            capture: root.join("captures").join(format!("{name}-{stamp}.pcapng")),
+            staging: root.join("reports").join(format!(".{name}-{stamp}.partial")),
+            report: root.join("reports").join(format!("{name}-{stamp}")),
+        }
     }
+}
+
+impl Drop for Names {
+    /// A run that stopped before its write stage leaves no half-written report folder.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.staging);
+    }
+}
+
+/// Runs a loaded plan through the stages after `plan`.
+pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Outcome, RunError> {
+    let names = Names::new(&opts.out_root, &plan.name);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
+    let net = network::Network::up(plan)?;
+    let bound = serve::bind(&net, plan)?;
+    let recording = match opts.no_capture {
+        true => None,
+        false => Some(record::start(&net, plan, bound.filter(), &names.capture)?),
+    };
+    let serving = serve::start(&rt, &net, plan, bound)?;
+    let mut done = steps::run(plan, &serving, &opts.interrupt).map_err(RunError::Runtime)?;
+    let server_errors = serving.stop(&rt, GRACE);
+    opts.interrupt.test_pause("drain");
+    let recorded = recording.map(|r| r.drain(&net)).transpose()?;
+    rt.shutdown_timeout(Duration::from_millis(500));
+    opts.interrupt.test_pause("analyze");
+    let analysis = recorded.as_ref().map(|r| analyze::analyze(&r.file, &names.staging, &opts.interrupt)).transpose()?;
+    if let Some(a) = &analysis {
+        analyze::attribute(&mut done.outcomes, a);
+    }
+    let interrupted = done.interrupted || opts.interrupt.is_set();
+    let mut report = RunReport { plan, network: net.describe(), recorded, analysis, steps: done.outcomes, checked: vec![], lesson: None, interrupted, ok: false };
+    report.checked = check(plan, &report);
+    report.lesson = compare::compared(&report.steps).and_then(|c| compare::lesson(&c));
+    for e in &server_errors {
+        eprintln!("wirelab: a server ended with an error: {e}");
+    }
+    report.ok = !interrupted && server_errors.is_empty() && report.checked.iter().all(|c| c.ok) && report.steps.iter().all(|s| s.error.is_none());
+    let mut text = vec![];
+    report.render(&mut text, opts.rows).map_err(|source| RunError::Output { path: "<stdout>".into(), source })?;
+    opts.interrupt.test_pause("write");
+    let dir = output::write(&report, &names.staging, &names.report)?;
+    Ok(Outcome { text, ok: report.ok, interrupted, capture: report.recorded.as_ref().map(|r| r.file.clone()), report: dir, steps: report.steps })
+}
+
+/// Stage 9, check: every expectation against the run's summary. Those that read the capture
+/// are skipped without one; all are skipped when Ctrl-C cut the run short. Kernel drops are
+/// checked too.
+fn check(plan: &Plan, report: &RunReport<'_>) -> Vec<Checked> {
+    let doc = report.expectation_doc();
+    let mut checked: Vec<Checked> = plan
+        .expect
+        .iter()
+        .map(|e| if report.interrupted || (report.recorded.is_none() && e.needs_capture()) { e.skipped() } else { e.check(&doc) })
+        .collect();
+    if report.recorded.is_some() {
+        let drops = report.drops();
+        checked.push(Checked { expectation: format!("drops <= {}", plan.allow_drops), actual: Some(drops as f64), ok: drops <= plan.allow_drops, skipped: false });
+    }
+    checked
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
-    fn expectations_parse_and_check() {
-        let doc = serde_json::json!({"tcp": {"connections": 21}, "http": {"status": {"200": 21}}, "steps": {"p": {"total_ms": 12.5}}});
-        for (e, ok) in [
-            ("tcp.connections = 21", true),
-            ("tcp.connections >= 22", false),
-            ("http.status.200 = 21", true),
-            ("http.status.304 = 0", true),
-            ("steps.p.total_ms < 100", true),
-            ("steps.p.total_ms > 100", false),
-        ] {
-            assert_eq!(Expectation::parse(e).unwrap().check(&doc).ok, ok, "{e}");
-        }
-        assert!(Expectation::parse("tcp.connections ~ 3").is_err());
-        assert!(Expectation::parse("tcp.connections = many").is_err());
-    }
-
-    #[test]
-    fn unknown_keys_name_file_line_and_key() {
-        let p = std::env::temp_dir().join(format!("wirelab-bad-{}.toml", std::process::id()));
-        std::fs::write(&p, "name = \"x\"\n\n[[server]]\nname = \"web\"\nkind = \"http\"\npersistant = true\n").unwrap();
-        let e = Scenario::load(&p).unwrap_err().to_string();
-        assert!(e.contains(":6:") && e.contains("persistant"), "{e}");
-        std::fs::write(&p, "name = \"x\"\n[[step]]\nkind = \"fetch\"\nlabel = \"a\"\nserver = \"nope\"\n").unwrap();
-        assert!(Scenario::load(&p).unwrap_err().to_string().contains("\"nope\""));
-        std::fs::remove_file(&p).unwrap();
+    fn stamps() {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_242_000);
+        assert_eq!(super::utc_stamp(t), "20261121-062000"); // date -u -d @1795242000
+        assert_eq!(super::utc_stamp(std::time::UNIX_EPOCH), "19700101-000000");
     }
 }
