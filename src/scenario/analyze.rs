@@ -7,6 +7,7 @@ use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use super::interrupt::Interrupt;
+use super::plan::StepKind;
 use super::results::{StepOutcome, WireCounts};
 use super::RunError;
 use crate::analysis::{self, Observer, PacketApp, Summary};
@@ -38,13 +39,15 @@ struct RunObserver<'a> {
     messages: Vec<WsMessage>,
     http_by_stream: FxHashMap<u32, (u64, i128)>,
     interrupt: &'a Interrupt,
+    /// Ctrl-C had come already (during the steps): the analysis of what ran goes on.
+    already: bool,
     stopped: bool,
 }
 
 impl Observer for RunObserver<'_> {
     fn packet(&mut self, f: &Frame<'_>, d: &Decoded<'_>, t: Option<&PacketInfo>, a: PacketApp<'_>) {
         self.export.packet(f, d, t, a);
-        self.stopped |= self.interrupt.is_set();
+        self.stopped |= !self.already && self.interrupt.is_set();
     }
     fn transaction(&mut self, t: &Transaction) {
         self.export.transaction(t);
@@ -73,7 +76,7 @@ pub fn analyze(pcap: &Path, dir: &Path, interrupt: &Interrupt) -> Result<Analysi
     let reader = CaptureReader::open_file(f).map_err(|e| analysis_err(e.to_string()))?;
     std::fs::create_dir_all(dir).map_err(|source| RunError::Output { path: dir.to_path_buf(), source })?;
     let export = Exporter::new(dir).map_err(|e| analysis_err(e.to_string()))?;
-    let mut obs = RunObserver { export, transactions: vec![], messages: vec![], http_by_stream: FxHashMap::default(), interrupt, stopped: false };
+    let mut obs = RunObserver { export, transactions: vec![], messages: vec![], http_by_stream: FxHashMap::default(), interrupt, already: interrupt.is_set(), stopped: false };
     let summary = analysis::analyze(reader, &mut obs).map_err(|e| analysis_err(e.to_string()))?;
     let RunObserver { export, transactions, messages, http_by_stream, stopped, .. } = obs;
     export.finish(&summary).map_err(|e| analysis_err(e.to_string()))?;
@@ -108,7 +111,9 @@ pub fn attribute(steps: &mut [StepOutcome], a: &Analysis) {
                 }
             }
         }
-        w.page_load_ms = first_syn.zip(last_response).map(|(f, l)| (l - f) as f64 / 1e6);
+        if st.kind == StepKind::Fetch {
+            w.page_load_ms = first_syn.zip(last_response).map(|(f, l)| (l - f) as f64 / 1e6);
+        }
         st.wire = Some(w);
     }
 }

@@ -93,11 +93,13 @@ pub fn lesson(steps: &[&StepOutcome]) -> Option<String> {
             StepResult::DanmakuLoad(d) => {
                 let p50 = d.load.latency.p50_ms?;
                 let base = first.get_or_insert(p50);
+                let when = match i {
+                    0 => format!("comments arrived {} ms after posting (p50)", ms(p50)),
+                    _ => format!("after {} ms{}", ms(p50), versus(*base, p50, "later", "sooner").replace(" (", ", ").replace(')', "")),
+                };
                 format!(
-                    "{}: comments arrived after {} ms (p50){}, {} ({} empty), {} B per comment",
+                    "{}: {when}, with {} ({} empty) and {} B per comment",
                     s.label,
-                    ms(p50),
-                    if i > 0 { versus(*base, p50, "later", "sooner") } else { String::new() },
                     plural(d.load.viewer_requests, "viewer request"),
                     thousands(d.load.empty_polls),
                     d.bytes_per_delivery.map_or("-".into(), |b| thousands(b.round() as u64))

@@ -41,13 +41,14 @@ impl Interrupt {
         }
     }
 
-    /// A test seam: with `WIRELAB_PAUSE_BEFORE=<stage>` set, waits up to 5 s (or until
-    /// interrupted) before that stage, so that a test can send SIGINT at that exact moment.
+    /// A test seam: with `WIRELAB_PAUSE_BEFORE=<stage>[,<stage>…]`, pauses before each named
+    /// stage so that a test can send SIGINT at that exact moment: until a Ctrl-C comes, or for
+    /// 5 s when one had come already (time for a second).
     pub fn test_pause(&self, stage: &str) {
-        if std::env::var("WIRELAB_PAUSE_BEFORE").is_ok_and(|s| s == stage) {
+        if std::env::var("WIRELAB_PAUSE_BEFORE").is_ok_and(|s| s.split(',').any(|x| x == stage)) {
             eprintln!("(paused before {stage})");
-            let t0 = std::time::Instant::now();
-            while !self.is_set() && t0.elapsed() < Duration::from_secs(5) {
+            let (was, t0) = (self.is_set(), std::time::Instant::now());
+            while (was || !self.is_set()) && t0.elapsed() < Duration::from_secs(5) {
                 std::thread::sleep(Duration::from_millis(10));
             }
         }

@@ -103,10 +103,23 @@ impl Names {
             n += 1;
             stamp = format!("{base}-{n}");
         }
+        remove_stale_staging(&root.join("reports"));
         Names {
             capture: root.join("captures").join(format!("{name}-{stamp}.pcapng")),
-            staging: root.join("reports").join(format!(".{name}-{stamp}.partial")),
+            staging: root.join("reports").join(format!(".{name}-{stamp}.partial-{}", std::process::id())),
             report: root.join("reports").join(format!("{name}-{stamp}")),
+        }
+    }
+}
+
+/// Removes staging folders (`.NAME.partial-PID`) that a run killed before its write stage left,
+/// when that process is gone.
+fn remove_stale_staging(reports: &Path) {
+    for e in std::fs::read_dir(reports).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix('.').and_then(|n| n.rsplit_once(".partial-")).and_then(|(_, p)| p.parse::<u32>().ok()) else { continue };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
         }
     }
 }
@@ -139,6 +152,7 @@ pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Outcome, RunError> {
     if let Some(a) = &analysis {
         analyze::attribute(&mut done.outcomes, a);
     }
+    opts.interrupt.test_pause("check");
     let interrupted = done.interrupted || opts.interrupt.is_set();
     let mut report = RunReport { plan, network: net.describe(), recorded, analysis, steps: done.outcomes, checked: vec![], lesson: None, interrupted, ok: false };
     report.checked = check(plan, &report);
@@ -149,9 +163,10 @@ pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Outcome, RunError> {
     report.ok = !interrupted && server_errors.is_empty() && report.checked.iter().all(|c| c.ok) && report.steps.iter().all(|s| s.error.is_none());
     let mut text = vec![];
     report.render(&mut text, opts.rows).map_err(|source| RunError::Output { path: "<stdout>".into(), source })?;
-    opts.interrupt.test_pause("write");
     let dir = output::write(&report, &names.staging, &names.report)?;
-    Ok(Outcome { text, ok: report.ok, interrupted, capture: report.recorded.as_ref().map(|r| r.file.clone()), report: dir, steps: report.steps })
+    // A Ctrl-C while the report was being written: the report is whole, the run is not a success.
+    let late = !interrupted && opts.interrupt.is_set();
+    Ok(Outcome { text, ok: report.ok && !late, interrupted: interrupted || late, capture: report.recorded.as_ref().map(|r| r.file.clone()), report: dir, steps: report.steps })
 }
 
 /// Stage 9, check: every expectation against the run's summary. Those that read the capture

@@ -130,7 +130,7 @@ impl RunReport<'_> {
         for c in &self.checked {
             match (c.skipped, c.ok) {
                 (true, _) => writeln!(w, "  – {}   (skipped: {})", c.expectation, if self.interrupted { "interrupted" } else { "no capture" })?,
-                (false, ok) => writeln!(w, "  {} {}   (actual {})", if ok { "✓" } else { "✗" }, c.expectation, c.actual.map_or("missing".into(), |a| format!("{a}")))?,
+                (false, ok) => writeln!(w, "  {} {}   (actual {})", if ok { "✓" } else { "✗" }, c.expectation, c.actual.map_or("missing".into(), number))?,
             }
         }
         if let (Some(a), Some(r)) = (&self.analysis, &self.recorded) {
@@ -149,6 +149,15 @@ impl RunReport<'_> {
             writeln!(w, "\n{l}")?;
         }
         Ok(())
+    }
+}
+
+/// A measured value as people read it: whole numbers as such, others to 3 decimals.
+fn number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.3}")
     }
 }
 
