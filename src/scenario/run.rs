@@ -9,15 +9,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Value};
 
 use super::{Checked, Expectation, Scenario, ServerKind, StepKind};
-use crate::analysis::{self, Observer, PacketApp, Summary};
+use crate::analysis::{self, Summary};
 use crate::capture::live::{CaptureError, CaptureStats, LiveCapture, LiveConfig};
-use crate::capture::reader::Frame;
-use crate::decode::Decoded;
-use crate::proto::http::Transaction;
-use crate::proto::websocket::{WsFrame, WsMessage};
 use crate::render::export::Exporter;
+use crate::render::summary::{KeptRows, Limit};
 use crate::render::table::Table;
-use crate::tcp::PacketInfo;
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -67,29 +63,6 @@ fn now_ns() -> i128 {
 
 /// Rows shown in the terminal.
 const SHOWN: usize = 25;
-
-/// Exports every table and keeps the first rows for the terminal.
-struct ExportObs(Exporter, Vec<Transaction>, Vec<WsMessage>);
-impl Observer for ExportObs {
-    fn packet(&mut self, f: &Frame<'_>, d: &Decoded<'_>, t: Option<&PacketInfo>, a: PacketApp<'_>) {
-        self.0.packet(f, d, t, a)
-    }
-    fn transaction(&mut self, t: &Transaction) {
-        self.0.transaction(t);
-        if self.1.len() < SHOWN {
-            self.1.push(t.clone());
-        }
-    }
-    fn ws_frame(&mut self, f: &WsFrame) {
-        self.0.ws_frame(f)
-    }
-    fn ws_message(&mut self, m: &WsMessage) {
-        self.0.ws_message(m);
-        if self.2.len() < SHOWN {
-            self.2.push(m.clone());
-        }
-    }
-}
 
 /// Gives files written as root (under sudo) back to the user who ran sudo.
 fn chown_to_sudo_user(path: &Path) {
@@ -280,16 +253,16 @@ pub fn run(file: &Path, sc: &Scenario, opts: &RunOptions) -> Result<Outcome, Run
     // The same analysis as `wirelab analyze`, with the tables exported beside the summary.
     let mut summary_doc = json!({});
     let mut analysis_summary: Option<Summary> = None;
-    let mut rows: (Vec<Transaction>, Vec<WsMessage>) = (vec![], vec![]);
+    let mut rows = KeptRows::new(SHOWN);
     if stats.is_some() {
         chown_to_sudo_user(&pcap_path);
         let f = std::fs::File::open(&pcap_path).map_err(|e| setup(format!("{}: {e}", pcap_path.display())))?;
         let reader = crate::capture::CaptureReader::open_file(f).map_err(|e| setup(e.to_string()))?;
-        let mut obs = ExportObs(Exporter::new(&reports).map_err(|e| setup(e.to_string()))?, vec![], vec![]);
+        let mut obs = (Exporter::new(&reports).map_err(|e| setup(e.to_string()))?, KeptRows::new(SHOWN));
         let s = analysis::analyze(reader, &mut obs).map_err(|e| setup(e.to_string()))?;
-        let ExportObs(exporter, txs, msgs) = obs;
+        let (exporter, kept) = obs;
         exporter.finish(&s).map_err(|e| setup(e.to_string()))?;
-        rows = (txs, msgs);
+        rows = kept;
         summary_doc = serde_json::to_value(analysis::Report::new(&pcap_path.display().to_string(), &s)).map_err(|e| setup(e.to_string()))?;
         analysis_summary = Some(s);
     }
@@ -331,8 +304,10 @@ pub fn run(file: &Path, sc: &Scenario, opts: &RunOptions) -> Result<Outcome, Run
     let ok = !interrupted && checked.iter().all(|c| c.ok) && steps.values().all(|v| v.get("error").is_none());
     // Terminal text.
     if let Some(s) = &analysis_summary {
-        let shown = crate::render::summary::Rows { transactions: &rows.0, messages: &rows.1 };
-        text.push_str(&crate::render::summary::render(&pcap_path.display().to_string(), s, &shown, Some(SHOWN)));
+        let limit = Limit { rows: SHOWN, more_hint: "every row is in the report's CSV and Parquet tables" };
+        let mut out = Vec::new();
+        let _ = crate::render::summary::render(&mut out, &pcap_path.display().to_string(), s, &rows.rows(), Some(limit));
+        text.push_str(&String::from_utf8_lossy(&out));
     }
     if !steps.is_empty() {
         let mut tb = Table::new(&["Step", "Connections", "SYN", "FIN", "Packets", "Bytes", "Client conns", "Total ms"]);

@@ -450,7 +450,7 @@ impl Tracker {
 
         // Window scaling as Wireshark tracks it: a WS option sets the shift; after each SYN,
         // a side without one makes both unscaled (RFC 7323: scaling needs both SYNs to agree).
-        if let Some(shift) = syn_window_scale(seg.options) {
+        if let Some(shift) = seg.options.window_scale() {
             st.dir[d].wscale = shift.min(14) as i8;
         }
         if has(SYN) {
@@ -640,34 +640,12 @@ fn push_counted(history: &mut String, count: &mut u32, ch: char) {
     }
 }
 
-/// Window scale shift from a SYN's options; None when the option is absent.
-pub fn syn_window_scale(options: &[u8]) -> Option<u8> {
-    let mut i = 0;
-    while i < options.len() {
-        match options[i] {
-            0 => break,
-            1 => i += 1,
-            kind => {
-                let len = *options.get(i + 1)? as usize;
-                if len < 2 || i + len > options.len() {
-                    return None;
-                }
-                if kind == 3 && len == 3 {
-                    return Some(options[i + 2]);
-                }
-                i += len;
-            }
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn seg(seq: u32, ack: u32, flags: u8, payload: &[u8], seg_len: u32) -> TcpSeg<'_> {
-        TcpSeg { sport: 0, dport: 0, seq, ack, flags, window: 100, options: &[], seg_len, payload }
+        TcpSeg { sport: 0, dport: 0, seq, ack, flags, window: 100, options: Default::default(), seg_len, payload }
     }
 
     #[test]
