@@ -6,10 +6,11 @@
 mod common;
 use common::*;
 
-use wirelab::analysis::{analyze, Observer, Summary};
+use wirelab::analysis::{analyze, Observed, Observer, Summary, CONTINUE};
+use wirelab::decode::AnomalyKind;
 use wirelab::capture::CaptureReader;
 use wirelab::proto::http::Transaction;
-use wirelab::proto::websocket::{WsFrame, WsMessage};
+use wirelab::proto::websocket::{Opcode, WsFrame, WsMessage};
 
 #[derive(Default)]
 struct Collect {
@@ -18,14 +19,17 @@ struct Collect {
     msgs: Vec<WsMessage>,
 }
 impl Observer for Collect {
-    fn transaction(&mut self, t: &Transaction) {
+    fn transaction(&mut self, t: &Transaction) -> Observed {
         self.txs.push(t.clone());
+        CONTINUE
     }
-    fn ws_frame(&mut self, f: &WsFrame) {
+    fn ws_frame(&mut self, f: &WsFrame) -> Observed {
         self.frames.push(f.clone());
+        CONTINUE
     }
-    fn ws_message(&mut self, m: &WsMessage) {
+    fn ws_message(&mut self, m: &WsMessage) -> Observed {
         self.msgs.push(m.clone());
+        CONTINUE
     }
 }
 
@@ -61,7 +65,7 @@ fn curl_nginx_keep_alive_close_304_head_404_400_chunked() {
     // response without a request.
     let bad = by(&|t| t.status == Some(400));
     assert_eq!(bad.method, None);
-    assert!(s.anomalies.iter().all(|a| a.kind != "http_truncated"), "{:?}", s.anomalies);
+    assert!(s.anomalies.iter().all(|a| a.kind != AnomalyKind::HttpTruncated), "{:?}", s.anomalies);
     // Every complete transaction has its timings in order.
     for t in c.txs.iter().filter(|t| t.method.is_some()) {
         let (a, b, z) = (t.request_ns.unwrap(), t.response_first_ns.unwrap(), t.response_last_ns.unwrap());
@@ -123,7 +127,7 @@ fn websocket_echo_text_binary_large_fragmented_ping_close() {
     assert!(c.frames.iter().all(|f| f.masked != f.from_server));
     // Ping answered by a pong with an RTT; a close with code 1000 each way.
     assert_eq!(s.websocket.ping_rtt.count, 1);
-    let closes: Vec<_> = c.frames.iter().filter(|f| f.opcode == "close").collect();
+    let closes: Vec<_> = c.frames.iter().filter(|f| f.opcode == Opcode::Close).collect();
     assert_eq!(closes.len(), 2);
     assert!(closes.iter().all(|f| f.close_code == Some(1000)));
     assert_eq!(s.websocket.close_codes.get("1000 client"), Some(&1));
@@ -143,7 +147,7 @@ fn websocket_permessage_deflate_with_context_takeover() {
     assert!(client_wire[0] > 5 * client_wire[3], "{client_wire:?}");
     let bin = c.msgs.iter().find(|m| m.kind == "binary").unwrap();
     assert_eq!((bin.size, bin.compressed), (256, true));
-    assert!(c.frames.iter().filter(|f| f.opcode != "close").all(|f| f.rsv1));
+    assert!(c.frames.iter().filter(|f| f.opcode != Opcode::Close).all(|f| f.rsv1));
     assert_eq!(s.websocket.echo.count, 5);
     assert!(s.anomalies.is_empty(), "{:?}", s.anomalies);
 }

@@ -183,3 +183,45 @@ fn help_teaches() {
     let s = String::from_utf8(out.stdout).unwrap();
     assert!(s.contains("--packets") && s.contains("History letters"), "{s}");
 }
+
+/// Writes a classic pcap of at least `bytes` bytes: `src`'s header, then its records over and
+/// over (the copies read as retransmissions; what matters here is the size).
+fn big_capture(src: &std::path::Path, name: &str, bytes: u64) -> std::path::PathBuf {
+    let pcap = std::fs::read(src).unwrap();
+    let p = tmp(name, &pcap[..24]);
+    let mut f = std::io::BufWriter::new(std::fs::OpenOptions::new().append(true).open(&p).unwrap());
+    let mut written = 24u64;
+    while written < bytes {
+        f.write_all(&pcap[24..]).unwrap();
+        written += pcap.len() as u64 - 24;
+    }
+    f.flush().unwrap();
+    p
+}
+
+#[test]
+fn packet_list_piped_into_head_stops_reading_at_once() {
+    let big = big_capture(&fixtures().join("ws-echo.pcap"), "big.pcap", 300 << 20);
+    let path = big.to_str().unwrap();
+    // The whole packet list, thrown away: the time a full pass takes.
+    let t = std::time::Instant::now();
+    let full = wirelab().args(["analyze", path, "--packets", "-q"]).stdout(Stdio::null()).status().unwrap();
+    let full_time = t.elapsed();
+    assert!(full.success());
+    // `wirelab analyze big.pcap --packets | head -2`.
+    let t = std::time::Instant::now();
+    let mut w = wirelab().args(["analyze", path, "--packets", "-q"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let head = std::process::Command::new("head").arg("-2").stdin(w.stdout.take().unwrap()).output().unwrap();
+    let w = w.wait_with_output().unwrap();
+    let head_time = t.elapsed();
+    std::fs::remove_file(&big).unwrap();
+    let lines = String::from_utf8(head.stdout).unwrap();
+    assert_eq!(lines.lines().count(), 2, "{lines}");
+    assert!(lines.starts_with("    No.") && lines.lines().nth(1).unwrap().trim_start().starts_with("1 "), "{lines}");
+    // A closed pipe is the reader being done, not an error: no message, exit 0.
+    assert_eq!((w.status.code(), String::from_utf8_lossy(&w.stderr).as_ref()), (Some(0), ""));
+    assert!(
+        head_time * 10 < full_time,
+        "| head -2 took {head_time:?}, a full pass {full_time:?}: the pass did not stop when the pipe closed"
+    );
+}

@@ -85,7 +85,7 @@ fn reassemble(pkts: &[Pkt]) -> (Vec<u8>, u64) {
             ack: p.ack,
             flags: p.flags,
             window: p.window,
-            options: &[],
+            options: Default::default(),
             seg_len: p.payload.len() as u32,
             payload: &p.payload,
         };

@@ -10,14 +10,15 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::proto::http::{self, HttpConn, Transaction};
-use crate::proto::websocket::{self, Deflate, WsConn, WsFrame, WsMessage, WsOutput};
+use crate::decode::AnomalyKind;
+use crate::proto::websocket::{Deflate, Opcode, WsConn, WsFrame, WsMessage, WsOutput};
 use crate::tcp::StreamEvent;
 
-/// What a packet completed, for its Info column.
+/// What a packet completed (typed; `render::packets` words it for the Info column).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppNote {
     Http(http::Note),
-    Ws { opcode: u8, fin: bool, masked: bool },
+    Ws { opcode: Opcode, fin: bool, masked: bool },
 }
 
 /// Receives application records as they complete.
@@ -56,7 +57,8 @@ impl Dist {
             p95_ms: q(0.95),
             p99_ms: q(0.99),
             max_ms: v.last().copied(),
-            mean_ms: Some(v.iter().sum::<f64>() / v.len() as f64),
+            // To the nanosecond the samples were measured in: no binary noise in the JSON.
+            mean_ms: Some((v.iter().sum::<f64>() / v.len() as f64 * 1e6).round() / 1e6),
         }
     }
 }
@@ -135,7 +137,7 @@ pub struct AppLayer {
     /// Some message was still incomplete after the packet's bytes.
     pub partial: bool,
     /// (kind, detail) of problems found, in order.
-    pub anomalies: Vec<(&'static str, String)>,
+    pub anomalies: Vec<(AnomalyKind, String)>,
     hout: http::Output,
     wout: WsOutput,
 }
@@ -256,24 +258,24 @@ impl AppLayer {
             self.ws.frames += 1;
             let o = &mut self.ws.opcodes;
             *match f.opcode {
-                "text" => &mut o.text,
-                "binary" => &mut o.binary,
-                "continuation" => &mut o.continuation,
-                "close" => &mut o.close,
-                "ping" => &mut o.ping,
-                "pong" => &mut o.pong,
-                _ => &mut o.reserved,
+                Opcode::Text => &mut o.text,
+                Opcode::Binary => &mut o.binary,
+                Opcode::Continuation => &mut o.continuation,
+                Opcode::Close => &mut o.close,
+                Opcode::Ping => &mut o.ping,
+                Opcode::Pong => &mut o.pong,
+                Opcode::Reserved(_) => &mut o.reserved,
             } += 1;
             if let Some(r) = f.ping_rtt_ms {
                 self.ping.push(r);
             }
-            if f.opcode == "close" {
+            if f.opcode == Opcode::Close {
                 let code = f.close_code.map_or("none".to_string(), |c| c.to_string());
                 let who = if f.from_server { "server" } else { "client" };
                 *self.ws.close_codes.entry(format!("{code} {who}")).or_default() += 1;
             }
             if self.want_notes {
-                self.notes.push(AppNote::Ws { opcode: opcode_number(f.opcode), fin: f.fin, masked: f.masked });
+                self.notes.push(AppNote::Ws { opcode: f.opcode, fin: f.fin, masked: f.masked });
             }
             sink.ws_frame(&f);
         }
@@ -301,51 +303,4 @@ impl AppLayer {
         self.ws.echo = Dist::of(std::mem::take(&mut self.echo));
         self.ws.ping_rtt = Dist::of(std::mem::take(&mut self.ping));
     }
-}
-
-fn opcode_number(key: &str) -> u8 {
-    match key {
-        "continuation" => 0,
-        "text" => 1,
-        "binary" => 2,
-        "close" => 8,
-        "ping" => 9,
-        "pong" => 10,
-        _ => 15,
-    }
-}
-
-/// The Info column text of a packet that completed application messages, and its protocol.
-pub fn info(notes: &[AppNote]) -> Option<(&'static str, String)> {
-    if notes.is_empty() {
-        return None;
-    }
-    let mut s = String::new();
-    let mut proto = "HTTP";
-    for n in notes {
-        match n {
-            AppNote::Http(http::Note::Request(line)) => {
-                s.push_str(line);
-                s.push(' ');
-            }
-            AppNote::Http(http::Note::Response { line, content_type }) => {
-                s.push_str(line);
-                s.push(' ');
-                if let Some(ct) = content_type {
-                    let media = ct.split(';').next().unwrap_or("").trim();
-                    s.push_str(&format!(" ({media})"));
-                }
-            }
-            AppNote::Ws { opcode, fin, masked } => {
-                proto = "WebSocket";
-                s.push_str("WebSocket ");
-                s.push_str(websocket::opcode_name(*opcode));
-                s.push_str(if *fin { " [FIN] " } else { "[FRAGMENT] " });
-                if *masked {
-                    s.push_str(if *fin { "[MASKED]" } else { " [MASKED]" });
-                }
-            }
-        }
-    }
-    Some((proto, s))
 }

@@ -11,13 +11,15 @@ use std::net::SocketAddr;
 use serde::Serialize;
 
 pub mod app;
+pub mod observer;
 
 use crate::capture::reader::{CaptureReader, Damage, Format, Frame, ReadError};
-use crate::decode::{self, linktype, Decoded, Net, Problem, Transport};
+use crate::decode::{self, linktype, AnomalyKind, Net, Problem, TcpSeg, Transport};
 use crate::proto::http::Transaction;
 use crate::proto::websocket::{WsFrame, WsMessage};
-use crate::tcp::{Conn, PacketInfo, StreamEvent, Tracker};
+use crate::tcp::{Conn, PacketInfo, Tracker};
 pub use app::{AppNote, Dist, HttpSummary, WsSummary};
+pub use observer::{Flow, NoObserver, Observed, Observer, ObserverError, CONTINUE};
 
 /// What the application layer made of one packet.
 #[derive(Debug, Clone, Copy)]
@@ -27,36 +29,6 @@ pub struct PacketApp<'a> {
     /// The packet carried part of a message that is not complete yet.
     pub partial: bool,
 }
-
-/// Receives packets, stream events and application records during analysis.
-/// All methods default to doing nothing.
-pub trait Observer {
-    fn packet(&mut self, _frame: &Frame<'_>, _decoded: &Decoded<'_>, _tcp: Option<&PacketInfo>, _app: PacketApp<'_>) {}
-    fn stream(&mut self, _event: &StreamEvent<'_>) {}
-    fn transaction(&mut self, _t: &Transaction) {}
-    fn ws_frame(&mut self, _f: &WsFrame) {}
-    fn ws_message(&mut self, _m: &WsMessage) {}
-    /// Called now and then with the bytes consumed so far.
-    fn progress(&mut self, _position: u64, _packets: u64) {}
-}
-
-/// Forwards application records to an observer.
-struct Fwd<'a, O>(&'a mut O);
-impl<O: Observer> app::AppSink for Fwd<'_, O> {
-    fn transaction(&mut self, t: &Transaction) {
-        self.0.transaction(t)
-    }
-    fn ws_frame(&mut self, f: &WsFrame) {
-        self.0.ws_frame(f)
-    }
-    fn ws_message(&mut self, m: &WsMessage) {
-        self.0.ws_message(m)
-    }
-}
-
-/// An observer that ignores everything.
-pub struct NoObserver;
-impl Observer for NoObserver {}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct LinkTypeCount {
@@ -110,7 +82,7 @@ pub struct TcpSummary {
 /// A decode anomaly, aggregated by kind.
 #[derive(Debug, Clone, Serialize)]
 pub struct Anomaly {
-    pub kind: String,
+    pub kind: AnomalyKind,
     pub count: u64,
     /// First frame where it happened (0 when not tied to a frame).
     pub first_frame: u64,
@@ -152,19 +124,44 @@ pub struct Summary {
     pub websocket: WsSummary,
     pub anomalies: Vec<Anomaly>,
     pub conversations: Vec<Conn>,
+    /// An observer stopped the pass ([`Flow::Stop`]): the counts cover only the packets read
+    /// before that, and connections still open were not flushed. Not part of the JSON.
+    #[serde(skip)]
+    pub stopped: bool,
 }
 
+/// Why a pass could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Observer(#[from] ObserverError),
+}
+
+impl AnalysisError {
+    /// The I/O error behind this one, if it is one.
+    pub fn io(&self) -> Option<&std::io::Error> {
+        match self {
+            AnalysisError::Read(ReadError::Io(e)) => Some(e),
+            AnalysisError::Read(ReadError::NotACapture(_)) => None,
+            AnalysisError::Observer(e) => e.io(),
+        }
+    }
+}
+
+/// Anomalies by kind, in the order of their names (the JSON and table order).
 #[derive(Default)]
 struct Anomalies {
-    by_kind: BTreeMap<String, Anomaly>,
+    by_kind: BTreeMap<&'static str, Anomaly>,
 }
 
 impl Anomalies {
-    fn add(&mut self, kind: &str, frame: u64, offset: u64, detail: impl FnOnce() -> String) {
+    fn add(&mut self, kind: AnomalyKind, frame: u64, offset: u64, detail: impl FnOnce() -> String) {
         self.by_kind
-            .entry(kind.to_string())
+            .entry(kind.name())
             .and_modify(|a| a.count += 1)
-            .or_insert_with(|| Anomaly { kind: kind.to_string(), count: 1, first_frame: frame, first_offset: offset, detail: detail() });
+            .or_insert_with(|| Anomaly { kind, count: 1, first_frame: frame, first_offset: offset, detail: detail() });
     }
 }
 
@@ -179,112 +176,261 @@ pub struct Options {
 }
 
 /// Analyzes a whole capture, telling `obs` about every packet and stream event.
-pub fn analyze<R: Read>(reader: CaptureReader<R>, obs: &mut impl Observer) -> Result<Summary, ReadError> {
+pub fn analyze<R: Read>(reader: CaptureReader<R>, obs: &mut impl Observer) -> Result<Summary, AnalysisError> {
     analyze_with(reader, obs, &Options::default())
 }
 
 /// [`analyze`] with options.
-pub fn analyze_with<R: Read>(mut reader: CaptureReader<R>, obs: &mut impl Observer, opts: &Options) -> Result<Summary, ReadError> {
-    let mut tracker = Tracker::new();
-    let mut app = app::AppLayer::new().keep_text_of(opts.keep_http_text).with_notes(!opts.no_packet_notes);
-    let mut anomalies = Anomalies::default();
-    let mut link_types: BTreeMap<u32, u64> = BTreeMap::new();
-    let mut protocols: BTreeMap<&'static str, u64> = BTreeMap::new();
-    let (mut packets, mut bytes, mut captured) = (0u64, 0u64, 0u64);
-    let (mut first_ns, mut last_ns): (Option<i128>, Option<i128>) = (None, None);
-    let mut tcp = TcpSummary::default();
-
+///
+/// The pass ends early when the observer says [`Flow::Stop`] (the summary then covers what
+/// was read and has `stopped` set) or fails (the error is returned); either way no observer
+/// method is called again and no more input is read.
+pub fn analyze_with<R: Read>(mut reader: CaptureReader<R>, obs: &mut impl Observer, opts: &Options) -> Result<Summary, AnalysisError> {
+    let mut pass = Pass::new(opts);
+    let mut gate = Gate { obs, halt: None };
     while let Some(frame) = reader.next_frame()? {
-        packets += 1;
-        bytes += frame.orig_len as u64;
-        captured += frame.data.len() as u64;
-        first_ns.get_or_insert(frame.ts_ns);
-        last_ns = Some(last_ns.map_or(frame.ts_ns, |l| l.max(frame.ts_ns)));
-        *link_types.entry(frame.link_type).or_default() += 1;
+        pass.frame(&frame, &mut gate);
+        let n = pass.totals.packets;
+        if n % 65536 == 0 {
+            let pos = reader.position();
+            gate.tell(|o| o.progress(pos, n));
+        }
+        if gate.halt.is_some() {
+            break;
+        }
+    }
+    let mut stopped = gate.halted()?;
+    if !stopped {
+        pass.finish_streams(&mut gate);
+        stopped = gate.halted()?;
+    }
+    Ok(pass.summary(&reader, stopped))
+}
+
+/// The observer, guarded: once it stops or fails, it hears nothing more.
+struct Gate<'o, O: ?Sized> {
+    obs: &'o mut O,
+    /// `Some(Ok(()))` stopped, `Some(Err(_))` failed.
+    halt: Option<Result<(), ObserverError>>,
+}
+
+impl<O: Observer + ?Sized> Gate<'_, O> {
+    fn tell(&mut self, f: impl FnOnce(&mut O) -> Observed) {
+        if self.halt.is_none() {
+            match f(self.obs) {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Stop) => self.halt = Some(Ok(())),
+                Err(e) => self.halt = Some(Err(e)),
+            }
+        }
+    }
+
+    /// Whether the observer stopped the pass; its error, if it failed.
+    fn halted(&mut self) -> Result<bool, ObserverError> {
+        match self.halt.take() {
+            None => Ok(false),
+            Some(Ok(())) => {
+                self.halt = Some(Ok(()));
+                Ok(true)
+            }
+            Some(Err(e)) => Err(e),
+        }
+    }
+}
+
+impl<O: Observer + ?Sized> app::AppSink for Gate<'_, O> {
+    fn transaction(&mut self, t: &Transaction) {
+        self.tell(|o| o.transaction(t))
+    }
+    fn ws_frame(&mut self, f: &WsFrame) {
+        self.tell(|o| o.ws_frame(f))
+    }
+    fn ws_message(&mut self, m: &WsMessage) {
+        self.tell(|o| o.ws_message(m))
+    }
+}
+
+/// Frame-level counts of the capture.
+#[derive(Default)]
+struct Totals {
+    packets: u64,
+    bytes: u64,
+    captured: u64,
+    first_ns: Option<i128>,
+    last_ns: Option<i128>,
+    link_types: BTreeMap<u32, u64>,
+    protocols: BTreeMap<&'static str, u64>,
+    tcp: TcpSummary,
+}
+
+impl Totals {
+    fn count(&mut self, frame: &Frame<'_>) {
+        self.packets += 1;
+        self.bytes += frame.orig_len as u64;
+        self.captured += frame.data.len() as u64;
+        self.first_ns.get_or_insert(frame.ts_ns);
+        self.last_ns = Some(self.last_ns.map_or(frame.ts_ns, |l| l.max(frame.ts_ns)));
+        *self.link_types.entry(frame.link_type).or_default() += 1;
+    }
+}
+
+/// The state of one pass: decode → tcp → application layer, and the counts.
+struct Pass {
+    tracker: Tracker,
+    app: app::AppLayer,
+    anomalies: Anomalies,
+    totals: Totals,
+}
+
+impl Pass {
+    fn new(opts: &Options) -> Self {
+        Pass {
+            tracker: Tracker::new(),
+            app: app::AppLayer::new().keep_text_of(opts.keep_http_text).with_notes(!opts.no_packet_notes),
+            anomalies: Anomalies::default(),
+            totals: Totals::default(),
+        }
+    }
+
+    /// One frame: count, decode, track, and tell the observer.
+    fn frame<O: Observer + ?Sized>(&mut self, frame: &Frame<'_>, gate: &mut Gate<'_, O>) {
+        self.totals.count(frame);
         let decoded = decode::decode(frame.link_type, frame.data);
         let mut info = None;
         let proto = match decoded.net {
-            Ok(Net::Ip { src, dst, transport }) => match transport {
-                Transport::Tcp(seg) => {
-                    tcp.packets += 1;
-                    tcp.payload_bytes += seg.seg_len as u64;
-                    let s = SocketAddr::new(src, seg.sport);
-                    let d = SocketAddr::new(dst, seg.dport);
-                    if seg.payload.len() < seg.seg_len as usize {
-                        anomalies.add("snaplen_truncated", frame.number, frame.offset, || {
-                            "TCP payload cut short by the capture's snapshot length".into()
-                        });
-                    }
-                    let fno = frame.number;
-                    info = Some(tracker.packet(fno, frame.ts_ns, frame.orig_len, s, d, &seg, &mut |ev| {
-                        obs.stream(&ev);
-                        app.event(&ev, &mut Fwd(obs));
-                    }));
-                    "tcp"
-                }
-                Transport::Udp { .. } => "udp",
-                Transport::Icmp { quoted_tcp, .. } => {
-                    // Wireshark files a quoted TCP header under its connection (creating it if
-                    // needed), so it counts toward tcp.stream; it changes no statistics.
-                    if let Some((s, d)) = quoted_tcp {
-                        tracker.quoted(frame.number, frame.ts_ns, s, d);
-                    }
-                    "icmp"
-                }
-                Transport::Other(_) => "other_ip",
-                Transport::Fragment(p) => {
-                    anomalies.add("ip_fragment", frame.number, frame.offset, || {
-                        format!("IP fragment (protocol {p}); fragments are not reassembled")
-                    });
-                    "other_ip"
-                }
-                Transport::Broken(p) => {
-                    anomalies.add("truncated_transport_header", frame.number, frame.offset, || {
-                        format!("{} header cut off or invalid", if p == 6 { "TCP" } else { "UDP" })
-                    });
-                    "other_ip"
-                }
-            },
+            Ok(Net::Ip { src, dst, transport }) => self.transport(frame, src, dst, transport, &mut info, gate),
             Ok(Net::Arp) => "arp",
             Ok(Net::OtherEther(_)) => "non_ip",
             Err(Problem::UnsupportedLinkType(lt)) => {
-                anomalies.add("unsupported_link_type", frame.number, frame.offset, || {
+                self.anomalies.add(AnomalyKind::UnsupportedLinkType, frame.number, frame.offset, || {
                     format!("link type {} ({}) is not decoded", lt, linktype::name(lt))
                 });
                 "undecodable"
             }
             Err(Problem::Malformed(why)) => {
-                anomalies.add("malformed_frame", frame.number, frame.offset, || why.to_string());
+                self.anomalies.add(AnomalyKind::MalformedFrame, frame.number, frame.offset, || why.to_string());
                 "undecodable"
             }
         };
-        *protocols.entry(proto).or_default() += 1;
-        for (kind, detail) in app.anomalies.drain(..) {
-            anomalies.add(kind, frame.number, frame.offset, || detail);
+        *self.totals.protocols.entry(proto).or_default() += 1;
+        for (kind, detail) in self.app.anomalies.drain(..) {
+            self.anomalies.add(kind, frame.number, frame.offset, || detail);
         }
-        let (notes, partial) = app.take_packet_notes();
-        obs.packet(&frame, &decoded, info.as_ref(), PacketApp { notes: &notes, partial });
-        if packets % 65536 == 0 {
-            let pos = reader.position();
-            obs.progress(pos, packets);
-        }
-    }
-    tracker.finish(&mut |ev| {
-        obs.stream(&ev);
-        app.event(&ev, &mut Fwd(obs));
-    });
-    app.finish();
-    for (kind, detail) in app.anomalies.drain(..) {
-        anomalies.add(kind, 0, 0, || detail);
+        let (notes, partial) = self.app.take_packet_notes();
+        gate.tell(|o| o.packet(frame, &decoded, info.as_ref(), PacketApp { notes: &notes, partial }));
     }
 
-    let damage = reader.damage().cloned();
-    if let Some(d) = &damage {
-        anomalies.add("capture_damaged", 0, d.offset, || format!("{} (at byte offset {})", d.reason, d.offset));
+    /// The transport layer of an IP frame; returns its protocol family.
+    fn transport<O: Observer + ?Sized>(
+        &mut self,
+        frame: &Frame<'_>,
+        src: std::net::IpAddr,
+        dst: std::net::IpAddr,
+        transport: Transport<'_>,
+        info: &mut Option<PacketInfo>,
+        gate: &mut Gate<'_, O>,
+    ) -> &'static str {
+        let (n, off) = (frame.number, frame.offset);
+        match transport {
+            Transport::Tcp(seg) => {
+                *info = Some(self.tcp(frame, SocketAddr::new(src, seg.sport), SocketAddr::new(dst, seg.dport), &seg, gate));
+                "tcp"
+            }
+            Transport::Udp { .. } => "udp",
+            Transport::Icmp { quoted_tcp, .. } => {
+                // Wireshark files a quoted TCP header under its connection (creating it if
+                // needed), so it counts toward tcp.stream; it changes no statistics.
+                if let Some((s, d)) = quoted_tcp {
+                    self.tracker.quoted(n, frame.ts_ns, s, d);
+                }
+                "icmp"
+            }
+            Transport::Other(_) => "other_ip",
+            Transport::Fragment(p) => {
+                self.anomalies.add(AnomalyKind::IpFragment, n, off, || format!("IP fragment (protocol {p}); fragments are not reassembled"));
+                "other_ip"
+            }
+            Transport::Broken(p) => {
+                self.anomalies.add(AnomalyKind::TruncatedTransportHeader, n, off, || {
+                    format!("{} header cut off or invalid", if p == 6 { "TCP" } else { "UDP" })
+                });
+                "other_ip"
+            }
+        }
     }
-    let conversations = tracker.into_connections();
+
+    /// A TCP segment: into the tracker, its stream events to the observer and the application layer.
+    fn tcp<O: Observer + ?Sized>(&mut self, frame: &Frame<'_>, s: SocketAddr, d: SocketAddr, seg: &TcpSeg<'_>, gate: &mut Gate<'_, O>) -> PacketInfo {
+        let tcp = &mut self.totals.tcp;
+        tcp.packets += 1;
+        tcp.payload_bytes += seg.seg_len as u64;
+        if seg.payload.len() < seg.seg_len as usize {
+            self.anomalies.add(AnomalyKind::SnaplenTruncated, frame.number, frame.offset, || {
+                "TCP payload cut short by the capture's snapshot length".into()
+            });
+        }
+        let app = &mut self.app;
+        self.tracker.packet(frame.number, frame.ts_ns, frame.orig_len, s, d, seg, &mut |ev| {
+            gate.tell(|o| o.stream(&ev));
+            app.event(&ev, gate);
+        })
+    }
+
+    /// End of capture: deliver what the tracker still holds.
+    fn finish_streams<O: Observer + ?Sized>(&mut self, gate: &mut Gate<'_, O>) {
+        let app = &mut self.app;
+        self.tracker.finish(&mut |ev| {
+            gate.tell(|o| o.stream(&ev));
+            app.event(&ev, gate);
+        });
+    }
+
+    fn summary<R: Read>(mut self, reader: &CaptureReader<R>, stopped: bool) -> Summary {
+        self.app.finish();
+        for (kind, detail) in self.app.anomalies.drain(..) {
+            self.anomalies.add(kind, 0, 0, || detail);
+        }
+        let damage = reader.damage().cloned();
+        if let Some(d) = &damage {
+            self.anomalies.add(AnomalyKind::CaptureDamaged, 0, d.offset, || format!("{} (at byte offset {})", d.reason, d.offset));
+        }
+        let conversations = self.tracker.into_connections();
+        let mut t = self.totals;
+        let mut tcp = std::mem::take(&mut t.tcp);
+        add_connections(&mut tcp, &conversations);
+        let to_s = |ns: i128| ns as f64 / 1e9;
+        let capture = CaptureSummary {
+            format: reader.format(),
+            packets: t.packets,
+            bytes: t.bytes,
+            captured_bytes: t.captured,
+            first_ts: t.first_ns.map(to_s),
+            last_ts: t.last_ns.map(to_s),
+            duration_s: match (t.first_ns, t.last_ns) {
+                (Some(f), Some(l)) => to_s(l - f),
+                _ => 0.0,
+            },
+            link_types: t.link_types.into_iter().map(|(lt, n)| LinkTypeCount { link_type: lt, name: linktype::name(lt), packets: n }).collect(),
+            comments: reader.comments().to_vec(),
+            protocols: t.protocols,
+            damage,
+        };
+        Summary {
+            capture,
+            tcp,
+            http: self.app.http,
+            websocket: self.app.ws,
+            anomalies: self.anomalies.by_kind.into_values().collect(),
+            conversations,
+            stopped,
+        }
+    }
+}
+
+/// Adds the per-connection counts to the TCP totals.
+fn add_connections(tcp: &mut TcpSummary, conversations: &[Conn]) {
     tcp.connections = conversations.len() as u64;
-    for c in &conversations {
+    for c in conversations {
         tcp.syn += c.syn as u64;
         tcp.syn_ack += c.syn_ack as u64;
         tcp.fin += c.fin as u64;
@@ -297,32 +443,71 @@ pub fn analyze_with<R: Read>(mut reader: CaptureReader<R>, obs: &mut impl Observ
         tcp.lost_segments += c.lost_segments as u64;
         tcp.missing_bytes += c.missing[0] + c.missing[1];
     }
-    let to_s = |ns: i128| ns as f64 / 1e9;
-    let capture = CaptureSummary {
-        format: reader.format(),
-        packets,
-        bytes,
-        captured_bytes: captured,
-        first_ts: first_ns.map(to_s),
-        last_ts: last_ns.map(to_s),
-        duration_s: match (first_ns, last_ns) {
-            (Some(f), Some(l)) => to_s(l - f),
-            _ => 0.0,
-        },
-        link_types: link_types
-            .into_iter()
-            .map(|(lt, n)| LinkTypeCount { link_type: lt, name: linktype::name(lt), packets: n })
-            .collect(),
-        comments: reader.comments().to_vec(),
-        protocols,
-        damage,
-    };
-    Ok(Summary {
-        capture,
-        tcp,
-        http: app.http,
-        websocket: app.ws,
-        anomalies: anomalies.by_kind.into_values().collect(),
-        conversations,
-    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::Decoded;
+
+    fn fixture(name: &str) -> CaptureReader<std::fs::File> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+        CaptureReader::new(std::fs::File::open(path).unwrap()).unwrap()
+    }
+
+    /// Stops after `stop_at` packets, or fails there.
+    struct Until {
+        stop_at: u64,
+        fail: bool,
+        packets: u64,
+        after_stop: u64,
+    }
+    impl Observer for Until {
+        fn packet(&mut self, _: &Frame<'_>, _: &Decoded<'_>, _: Option<&PacketInfo>, _: PacketApp<'_>) -> Observed {
+            self.packets += 1;
+            if self.packets > self.stop_at {
+                self.after_stop += 1;
+            }
+            if self.packets < self.stop_at {
+                CONTINUE
+            } else if self.fail {
+                Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe).into())
+            } else {
+                Ok(Flow::Stop)
+            }
+        }
+        fn transaction(&mut self, _: &Transaction) -> Observed {
+            if self.packets >= self.stop_at {
+                self.after_stop += 1;
+            }
+            CONTINUE
+        }
+    }
+
+    #[test]
+    fn a_stop_ends_the_pass_with_a_partial_summary() {
+        let whole = analyze(fixture("http-curl-nginx.pcap"), &mut NoObserver).unwrap();
+        assert!(!whole.stopped && whole.capture.packets > 10);
+        let mut o = Until { stop_at: 5, fail: false, packets: 0, after_stop: 0 };
+        let s = analyze(fixture("http-curl-nginx.pcap"), &mut o).unwrap();
+        assert!(s.stopped);
+        assert_eq!((s.capture.packets, o.packets, o.after_stop), (5, 5, 0));
+    }
+
+    #[test]
+    fn an_observer_error_ends_the_pass_and_is_returned() {
+        let mut o = Until { stop_at: 3, fail: true, packets: 0, after_stop: 0 };
+        let e = analyze(fixture("http-curl-nginx.pcap"), &mut o).unwrap_err();
+        assert_eq!(e.io().map(|e| e.kind()), Some(std::io::ErrorKind::BrokenPipe));
+        assert_eq!((o.packets, o.after_stop), (3, 0));
+    }
+
+    #[test]
+    fn a_tuple_tells_every_member_and_stops_when_one_stops() {
+        let mut a = Until { stop_at: 4, fail: false, packets: 0, after_stop: 0 };
+        let mut b = Until { stop_at: u64::MAX, fail: false, packets: 0, after_stop: 0 };
+        let s = analyze(fixture("http-curl-nginx.pcap"), &mut (&mut a, &mut b, None::<NoObserver>)).unwrap();
+        assert!(s.stopped);
+        assert_eq!((a.packets, b.packets, s.capture.packets), (4, 4, 4));
+    }
 }

@@ -7,7 +7,12 @@ use std::net::{IpAddr, SocketAddr};
 
 use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, LinkSlice, TransportSlice};
 
+pub mod anomaly;
 pub mod linktype;
+pub mod tcp_options;
+
+pub use anomaly::AnomalyKind;
+pub use tcp_options::{TcpOption, TcpOptions};
 
 /// TCP flag bits as on the wire.
 pub mod flags {
@@ -30,8 +35,8 @@ pub struct TcpSeg<'a> {
     pub ack: u32,
     pub flags: u8,
     pub window: u16,
-    /// Raw option bytes.
-    pub options: &'a [u8],
+    /// The options, validated.
+    pub options: TcpOptions<'a>,
     /// Segment length claimed by the IP header (what Wireshark shows as `Len=`).
     pub seg_len: u32,
     /// The payload bytes actually captured (may be shorter than `seg_len`).
@@ -212,7 +217,7 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Result<Net<'a>, Problem> {
                 ack: t.acknowledgment_number(),
                 flags: t.header_slice()[13],
                 window: t.window_size(),
-                options: &t.header_slice()[20..],
+                options: TcpOptions::parse(&t.header_slice()[20..]),
                 seg_len: claimed.saturating_sub(hdr) as u32,
                 payload: t.payload(),
             })

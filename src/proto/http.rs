@@ -12,6 +12,8 @@ use std::collections::VecDeque;
 
 use serde::Serialize;
 
+use crate::decode::AnomalyKind;
+
 /// Longest header block (or chunk line, or trailer section) held while incomplete.
 pub const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 128;
@@ -176,7 +178,7 @@ pub struct Output {
     /// A message is still incomplete after this packet's bytes.
     pub partial: bool,
     /// (kind, detail) of problems found.
-    pub anomalies: Vec<(&'static str, String)>,
+    pub anomalies: Vec<(AnomalyKind, String)>,
     /// Set when a 101 response switched the connection to another protocol: the
     /// `Sec-WebSocket-Extensions` it agreed on, if any.
     pub upgraded: Option<Option<String>>,
@@ -317,7 +319,7 @@ impl HttpConn {
                             dir.buf.clear();
                             dir.phase = Phase::Lost;
                             if self.client.is_some() {
-                                out.anomalies.push(("http_malformed", format!("stream {}: {} bytes that are not an HTTP message", self.stream, bytes.len())));
+                                out.anomalies.push((AnomalyKind::HttpMalformed, format!("stream {}: {} bytes that are not an HTTP message", self.stream, bytes.len())));
                             } else if self.dir[1 - di].phase == Phase::Lost {
                                 self.not_http = true;
                             }
@@ -352,7 +354,7 @@ impl HttpConn {
                         let probe = &probe[..n];
                         let ok = if self.client == Some(d) { looks_like_request(probe) } else { looks_like_response(probe) };
                         if !ok && !(probe.len() < 16 && could_start_message(probe)) {
-                            out.anomalies.push(("http_malformed", format!("stream {}: {} bytes that are not an HTTP message", self.stream, bytes.len())));
+                            out.anomalies.push((AnomalyKind::HttpMalformed, format!("stream {}: {} bytes that are not an HTTP message", self.stream, bytes.len())));
                             self.abandon(di);
                             return total;
                         }
@@ -388,7 +390,7 @@ impl HttpConn {
                         }
                         None => {
                             if dir.buf.len() > MAX_HEAD {
-                                out.anomalies.push(("http_header_too_large", format!("stream {}: header block over {} KiB", self.stream, MAX_HEAD / 1024)));
+                                out.anomalies.push((AnomalyKind::HttpHeaderTooLarge, format!("stream {}: header block over {} KiB", self.stream, MAX_HEAD / 1024)));
                                 self.abandon(di);
                             }
                             bytes = &[];
@@ -451,7 +453,7 @@ impl HttpConn {
                 self.abandon(di);
             }
             _ => {
-                out.anomalies.push(("http_gap", format!("stream {}: {len} bytes missing inside an HTTP message", self.stream)));
+                out.anomalies.push((AnomalyKind::HttpGap, format!("stream {}: {len} bytes missing inside an HTTP message", self.stream)));
                 self.end_message_early(d, out);
             }
         }
@@ -510,15 +512,15 @@ impl HttpConn {
                 // A body delimited by the close is complete only if the close was captured.
                 Phase::UntilClose if closed[di] => self.message_done(d, ts, frame, out),
                 Phase::UntilClose => {
-                    out.anomalies.push(("http_truncated", format!("stream {}: body delimited by the connection close, but the capture ends first", self.stream)));
+                    out.anomalies.push((AnomalyKind::HttpTruncated, format!("stream {}: body delimited by the connection close, but the capture ends first", self.stream)));
                     self.end_message_early(d, out);
                 }
                 Phase::Body(_) | Phase::Chunked(_) => {
-                    out.anomalies.push(("http_truncated", format!("stream {}: HTTP message cut off by the end of the connection", self.stream)));
+                    out.anomalies.push((AnomalyKind::HttpTruncated, format!("stream {}: HTTP message cut off by the end of the connection", self.stream)));
                     self.end_message_early(d, out);
                 }
                 Phase::Head if self.dir[di].msg_open => {
-                    out.anomalies.push(("http_truncated", format!("stream {}: HTTP header block cut off by the end of the connection", self.stream)));
+                    out.anomalies.push((AnomalyKind::HttpTruncated, format!("stream {}: HTTP header block cut off by the end of the connection", self.stream)));
                     self.end_message_early(d, out);
                 }
                 _ => {}
@@ -625,7 +627,7 @@ impl HttpConn {
                     }
                 }
                 _ => {
-                    out.anomalies.push(("http_malformed", format!("stream {}: malformed request: {}", self.stream, describe(parsed.err(), head))));
+                    out.anomalies.push((AnomalyKind::HttpMalformed, format!("stream {}: malformed request: {}", self.stream, describe(parsed.err(), head))));
                     self.open.push_back(t);
                     self.message_done(d, ts, frame, out);
                 }
@@ -639,7 +641,7 @@ impl HttpConn {
             .allow_multiple_spaces_in_response_status_delimiters(true)
             .parse_response(&mut resp, head);
         let Ok(httparse::Status::Complete(_)) = parsed else {
-            out.anomalies.push(("http_malformed", format!("stream {}: malformed response: {}", self.stream, describe(parsed.err(), head))));
+            out.anomalies.push((AnomalyKind::HttpMalformed, format!("stream {}: malformed response: {}", self.stream, describe(parsed.err(), head))));
             self.abandon(di);
             return;
         };
@@ -720,7 +722,7 @@ impl HttpConn {
                     return &bytes[1..]; // wait for the LF
                 }
                 if n == 0 {
-                    out.anomalies.push(("http_malformed", format!("stream {}: chunk data not followed by CRLF", self.stream)));
+                    out.anomalies.push((AnomalyKind::HttpMalformed, format!("stream {}: chunk data not followed by CRLF", self.stream)));
                 }
                 self.dir[di].phase = Phase::Chunked(Chunk::Size);
                 &bytes[n..]
@@ -734,7 +736,7 @@ impl HttpConn {
                 self.add_body(d, take as u64);
                 if nl.is_none() {
                     if self.dir[di].buf.len() > MAX_HEAD {
-                        out.anomalies.push(("http_malformed", format!("stream {}: chunk line over {} KiB", self.stream, MAX_HEAD / 1024)));
+                        out.anomalies.push((AnomalyKind::HttpMalformed, format!("stream {}: chunk line over {} KiB", self.stream, MAX_HEAD / 1024)));
                         self.abandon(di);
                     }
                     return rest;
@@ -752,7 +754,7 @@ impl HttpConn {
                     Ok(httparse::Status::Complete((_, 0))) => self.dir[di].phase = Phase::Chunked(Chunk::Trailer),
                     Ok(httparse::Status::Complete((_, n))) => self.dir[di].phase = Phase::Chunked(Chunk::Data(n)),
                     _ => {
-                        out.anomalies.push(("http_malformed", format!("stream {}: invalid chunk size line", self.stream)));
+                        out.anomalies.push((AnomalyKind::HttpMalformed, format!("stream {}: invalid chunk size line", self.stream)));
                         self.abandon(di);
                     }
                 }
@@ -954,7 +956,7 @@ mod tests {
         }
         let refs: Vec<(u8, &[u8])> = pieces.iter().map(|(d, b)| (*d, &b[..])).collect();
         let (out, c) = feed(&refs);
-        assert_eq!(out.anomalies[0].0, "http_header_too_large");
+        assert_eq!(out.anomalies[0].0, AnomalyKind::HttpHeaderTooLarge);
         assert!(c.dir[0].buf.len() <= MAX_HEAD + 4);
     }
 

@@ -10,6 +10,8 @@ use std::collections::VecDeque;
 use flate2::{Decompress, FlushDecompress, Status};
 use serde::Serialize;
 
+use crate::decode::AnomalyKind;
+
 /// Bytes of a message kept for the preview.
 const PREVIEW: usize = 48;
 
@@ -20,7 +22,7 @@ pub struct FrameHeader {
     pub rsv1: bool,
     pub rsv2: bool,
     pub rsv3: bool,
-    pub opcode: u8,
+    pub opcode: Opcode,
     pub masked: bool,
     pub mask: [u8; 4],
     pub payload_len: u64,
@@ -70,7 +72,7 @@ pub fn parse_header(b: &[u8]) -> Result<Option<FrameHeader>, FrameError> {
         rsv1: b[0] & 0x40 != 0,
         rsv2: b[0] & 0x20 != 0,
         rsv3: b[0] & 0x10 != 0,
-        opcode: b[0] & 0x0f,
+        opcode: Opcode::from_bits(b[0]),
         masked,
         mask,
         payload_len,
@@ -78,30 +80,74 @@ pub fn parse_header(b: &[u8]) -> Result<Option<FrameHeader>, FrameError> {
     }))
 }
 
-/// Opcode name as Wireshark shows it in the Info column.
-pub fn opcode_name(op: u8) -> &'static str {
-    match op {
-        0 => "Continuation",
-        1 => "Text",
-        2 => "Binary",
-        8 => "Connection Close",
-        9 => "Ping",
-        10 => "Pong",
-        3..=7 => "Non-Control Reserved",
-        _ => "Control Reserved",
+/// A frame's opcode (RFC 6455 §5.2). Reserved opcodes keep their number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Opcode {
+    Continuation,
+    Text,
+    Binary,
+    Close,
+    Ping,
+    Pong,
+    /// 3–7 (non-control) or 11–15 (control).
+    Reserved(u8),
+}
+
+impl Opcode {
+    /// The opcode in the low four bits of a frame's first byte.
+    pub fn from_bits(b: u8) -> Opcode {
+        match b & 0x0f {
+            0 => Opcode::Continuation,
+            1 => Opcode::Text,
+            2 => Opcode::Binary,
+            8 => Opcode::Close,
+            9 => Opcode::Ping,
+            10 => Opcode::Pong,
+            n => Opcode::Reserved(n),
+        }
+    }
+
+    /// The number on the wire.
+    pub fn number(self) -> u8 {
+        match self {
+            Opcode::Continuation => 0,
+            Opcode::Text => 1,
+            Opcode::Binary => 2,
+            Opcode::Close => 8,
+            Opcode::Ping => 9,
+            Opcode::Pong => 10,
+            Opcode::Reserved(n) => n,
+        }
+    }
+
+    /// Control frames (close, ping, pong and the reserved 11–15).
+    pub fn is_control(self) -> bool {
+        self.number() >= 8
+    }
+
+    /// The short key used in JSON and tables: `text`, `close`, ..., `reserved`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Opcode::Continuation => "continuation",
+            Opcode::Text => "text",
+            Opcode::Binary => "binary",
+            Opcode::Close => "close",
+            Opcode::Ping => "ping",
+            Opcode::Pong => "pong",
+            Opcode::Reserved(_) => "reserved",
+        }
     }
 }
 
-/// Short opcode key used in JSON and tables.
-pub fn opcode_key(op: u8) -> &'static str {
-    match op {
-        0 => "continuation",
-        1 => "text",
-        2 => "binary",
-        8 => "close",
-        9 => "ping",
-        10 => "pong",
-        _ => "reserved",
+impl std::fmt::Display for Opcode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+impl Serialize for Opcode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.key())
     }
 }
 
@@ -115,7 +161,7 @@ pub struct WsFrame {
     pub ts_ns: i128,
     /// Packet that completed the frame.
     pub frame: u64,
-    pub opcode: &'static str,
+    pub opcode: Opcode,
     pub fin: bool,
     pub rsv1: bool,
     pub masked: bool,
@@ -160,7 +206,7 @@ pub struct WsMessage {
 pub struct WsOutput {
     pub frames: Vec<WsFrame>,
     pub messages: Vec<WsMessage>,
-    pub anomalies: Vec<(&'static str, String)>,
+    pub anomalies: Vec<(AnomalyKind, String)>,
 }
 
 /// 64-bit FNV-1a, fed in pieces (the same result however the bytes are split).
@@ -188,7 +234,7 @@ struct Cur {
 
 #[derive(Debug)]
 struct Msg {
-    opcode: u8,
+    opcode: Opcode,
     first_ns: i128,
     frames: u32,
     wire: u64,
@@ -303,7 +349,7 @@ impl WsConn {
                         return;
                     }
                     Err(e) => {
-                        out.anomalies.push(("ws_malformed", format!("stream {}: {e}", self.stream)));
+                        out.anomalies.push((AnomalyKind::WsMalformed, format!("stream {}: {e}", self.stream)));
                         dir.lost = true;
                         return;
                     }
@@ -329,25 +375,25 @@ impl WsConn {
     pub fn gap(&mut self, d: u8, len: u64, out: &mut WsOutput) {
         let dir = &mut self.dir[d as usize & 1];
         if !dir.lost {
-            out.anomalies.push(("ws_gap", format!("stream {}: {len} bytes missing; WebSocket framing lost in this direction", self.stream)));
+            out.anomalies.push((AnomalyKind::WsGap, format!("stream {}: {len} bytes missing; WebSocket framing lost in this direction", self.stream)));
             dir.lost = true;
         }
     }
 
     fn frame_start(&mut self, d: u8, h: FrameHeader, ts: i128, out: &mut WsOutput) {
         let di = d as usize & 1;
-        let control = h.opcode >= 8;
+        let control = h.opcode.is_control();
         if control && (h.payload_len > 125 || !h.fin) {
-            out.anomalies.push(("ws_malformed", format!("stream {}: control frame with FIN={} and {} payload bytes", self.stream, h.fin, h.payload_len)));
+            out.anomalies.push((AnomalyKind::WsMalformed, format!("stream {}: control frame with FIN={} and {} payload bytes", self.stream, h.fin, h.payload_len)));
         }
-        if (3..=7).contains(&h.opcode) || h.opcode > 10 {
-            out.anomalies.push(("ws_malformed", format!("stream {}: reserved opcode {}", self.stream, h.opcode)));
+        if let Opcode::Reserved(n) = h.opcode {
+            out.anomalies.push((AnomalyKind::WsMalformed, format!("stream {}: reserved opcode {n}", self.stream)));
         }
         let dir = &mut self.dir[di];
         if !control {
-            if h.opcode != 0 {
+            if h.opcode != Opcode::Continuation {
                 if dir.msg.is_some() {
-                    out.anomalies.push(("ws_malformed", format!("stream {}: new message before the previous one ended", self.stream)));
+                    out.anomalies.push((AnomalyKind::WsMalformed, format!("stream {}: new message before the previous one ended", self.stream)));
                 }
                 let compressed = h.rsv1 && self.deflate.enabled;
                 if compressed && (dir.no_context_takeover || dir.inflate.is_none()) {
@@ -366,7 +412,7 @@ impl WsConn {
                     preview: Vec::new(),
                 });
             } else if dir.msg.is_none() {
-                out.anomalies.push(("ws_malformed", format!("stream {}: continuation frame without a message", self.stream)));
+                out.anomalies.push((AnomalyKind::WsMalformed, format!("stream {}: continuation frame without a message", self.stream)));
             }
             if let Some(m) = &mut dir.msg {
                 m.frames += 1;
@@ -388,7 +434,7 @@ impl WsConn {
         }
         cur.pos += raw.len() as u64;
         cur.remaining -= raw.len() as u64;
-        if cur.h.opcode >= 8 {
+        if cur.h.opcode.is_control() {
             let room = 125usize.saturating_sub(cur.control.len());
             cur.control.extend_from_slice(&dir.scratch[..room.min(dir.scratch.len())]);
             return;
@@ -401,7 +447,7 @@ impl WsConn {
             }
             let inflater = dir.inflate.as_mut().expect("inflater for a compressed message");
             if let Err(e) = inflate(inflater, &dir.scratch, |chunk| absorb(m, chunk)) {
-                out.anomalies.push(("ws_inflate", format!("stream {}: {e}", self.stream)));
+                out.anomalies.push((AnomalyKind::WsInflate, format!("stream {}: {e}", self.stream)));
                 m.inflate_failed = true;
                 // The shared window is now unknown: later messages start from a fresh one.
                 dir.inflate = None;
@@ -421,7 +467,7 @@ impl WsConn {
             from_server,
             ts_ns: ts,
             frame,
-            opcode: opcode_key(h.opcode),
+            opcode: h.opcode,
             fin: h.fin,
             rsv1: h.rsv1,
             masked: h.masked,
@@ -432,18 +478,18 @@ impl WsConn {
             ping_rtt_ms: None,
         };
         match h.opcode {
-            8 => {
+            Opcode::Close => {
                 if cur.control.len() >= 2 {
                     rec.close_code = Some(u16::from_be_bytes([cur.control[0], cur.control[1]]));
                     rec.close_reason = Some(String::from_utf8_lossy(&cur.control[2..]).into_owned());
                 }
             }
-            9 => {
+            Opcode::Ping => {
                 let mut hsh = Fnv::new();
                 hsh.write(&cur.control);
                 self.pings.push_back((d, hsh.0, ts));
             }
-            10 => {
+            Opcode::Pong => {
                 let mut hsh = Fnv::new();
                 hsh.write(&cur.control);
                 if let Some(i) = self.pings.iter().position(|&(pd, ph, _)| pd != d && ph == hsh.0) {
@@ -454,7 +500,7 @@ impl WsConn {
             _ => {}
         }
         out.frames.push(rec);
-        if h.opcode < 8 && h.fin {
+        if !h.opcode.is_control() && h.fin {
             self.message_end(d, ts, out);
         }
     }
@@ -468,7 +514,7 @@ impl WsConn {
             // RFC 7692 §7.2.2: append the empty stored block's tail before inflating the end.
             let inflater = dir.inflate.as_mut().expect("inflater for a compressed message");
             if let Err(e) = inflate(inflater, &[0x00, 0x00, 0xff, 0xff], |chunk| absorb(&mut m, chunk)) {
-                out.anomalies.push(("ws_inflate", format!("stream {}: {e}", self.stream)));
+                out.anomalies.push((AnomalyKind::WsInflate, format!("stream {}: {e}", self.stream)));
                 dir.inflate = None;
             }
         }
@@ -477,8 +523,11 @@ impl WsConn {
         }
         let index = self.messages;
         self.messages += 1;
-        let kind = if m.opcode == 1 { "text" } else if m.opcode == 2 { "binary" } else { "reserved" };
-        let preview = if m.opcode == 1 {
+        let kind = match m.opcode {
+            Opcode::Text | Opcode::Binary => m.opcode.key(),
+            _ => "reserved",
+        };
+        let preview = if m.opcode == Opcode::Text {
             let s = String::from_utf8_lossy(&m.preview).into_owned();
             s.chars().map(|c| if c.is_control() { '·' } else { c }).collect()
         } else {
@@ -574,7 +623,7 @@ mod tests {
             let h = parse_header(&f).unwrap().unwrap();
             assert_eq!(h.payload_len as usize, n);
             assert_eq!(h.header_len, f.len() - n);
-            assert!(h.masked && h.fin && h.opcode == 2);
+            assert!(h.masked && h.fin && h.opcode == Opcode::Binary);
             // Every shorter prefix of the header is Incomplete, never an error.
             for cut in 0..h.header_len {
                 assert_eq!(parse_header(&f[..cut]), Ok(None));
@@ -610,7 +659,7 @@ mod tests {
             for b in a..=client.len() {
                 let out = run(&client, &server, &[a, b], Deflate::default());
                 assert!(out.anomalies.is_empty(), "{a}/{b}: {:?}", out.anomalies);
-                let ops: Vec<_> = out.frames.iter().map(|f| f.opcode).collect();
+                let ops: Vec<_> = out.frames.iter().map(|f| f.opcode.key()).collect();
                 assert_eq!(ops, ["text", "ping", "continuation", "binary", "pong", "text", "close"], "{a}/{b}");
                 let m = &out.messages;
                 assert_eq!(m.len(), 3);

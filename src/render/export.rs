@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use crate::analysis::{PacketApp, Summary};
+use crate::analysis::{Observed, Observer, ObserverError, PacketApp, Summary, CONTINUE};
 use crate::capture::reader::Frame;
 use crate::decode::{Decoded, Net, Transport};
 use crate::proto::http::Transaction;
@@ -183,6 +183,38 @@ fn analysis_names(a: u16) -> Option<String> {
     (!v.is_empty()).then(|| v.join(","))
 }
 
+/// The exporter is an observer of the analysis pass: rows are gathered as the pass goes.
+impl Observer for Exporter {
+    fn packet(&mut self, f: &Frame<'_>, d: &Decoded<'_>, tcp: Option<&PacketInfo>, app: PacketApp<'_>) -> Observed {
+        self.add_packet(f, d, tcp, app);
+        self.status()
+    }
+
+    fn transaction(&mut self, t: &Transaction) -> Observed {
+        self.http.push(t.clone());
+        if self.http.len() >= BATCH {
+            self.flush_http();
+        }
+        self.status()
+    }
+
+    fn ws_frame(&mut self, f: &WsFrame) -> Observed {
+        self.frames.push(f.clone());
+        if self.frames.len() >= BATCH {
+            self.flush_frames();
+        }
+        self.status()
+    }
+
+    fn ws_message(&mut self, m: &WsMessage) -> Observed {
+        self.messages.push(m.clone());
+        if self.messages.len() >= BATCH {
+            self.flush_messages();
+        }
+        self.status()
+    }
+}
+
 impl Exporter {
     /// Creates `dir` if needed.
     pub fn new(dir: &Path) -> Result<Self, ExportError> {
@@ -210,7 +242,15 @@ impl Exporter {
         }
     }
 
-    pub fn packet(&mut self, f: &Frame<'_>, d: &Decoded<'_>, tcp: Option<&PacketInfo>, app: PacketApp<'_>) {
+    /// A write that failed ends the pass (its error is not reported again by `finish`).
+    fn status(&mut self) -> Observed {
+        match self.error.take() {
+            Some(e) => Err(ObserverError::other(e)),
+            None => CONTINUE,
+        }
+    }
+
+    fn add_packet(&mut self, f: &Frame<'_>, d: &Decoded<'_>, tcp: Option<&PacketInfo>, app: PacketApp<'_>) {
         let t0 = *self.t0.get_or_insert(f.ts_ns);
         let cols = packets::cells(f, d, tcp, app);
         let p = &mut self.packets;
@@ -242,26 +282,6 @@ impl Exporter {
         }
     }
 
-    pub fn transaction(&mut self, t: &Transaction) {
-        self.http.push(t.clone());
-        if self.http.len() >= BATCH {
-            self.flush_http();
-        }
-    }
-
-    pub fn ws_frame(&mut self, f: &WsFrame) {
-        self.frames.push(f.clone());
-        if self.frames.len() >= BATCH {
-            self.flush_frames();
-        }
-    }
-
-    pub fn ws_message(&mut self, m: &WsMessage) {
-        self.messages.push(m.clone());
-        if self.messages.len() >= BATCH {
-            self.flush_messages();
-        }
-    }
 
     fn flush_http(&mut self) {
         let rows = std::mem::take(&mut self.http);

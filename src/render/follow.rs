@@ -2,10 +2,13 @@
 //! plus plain bytes for piping into other tools.
 
 use std::fmt::Write as _;
+use std::io;
 use std::net::SocketAddr;
 
+use crate::analysis::{Observed, Observer, CONTINUE};
 use crate::proto::http::Transaction;
 use crate::proto::websocket::WsMessage;
+use crate::tcp::StreamEvent;
 
 /// One delivered chunk of one direction (0 = node 0, the connection's first sender).
 #[derive(Debug, Clone)]
@@ -23,6 +26,51 @@ impl Chunk {
         let mut bytes = format!("[{len} bytes missing in capture file]").into_bytes();
         bytes.push(0);
         Chunk { dir, bytes, missing: true }
+    }
+}
+
+/// An observer that collects one connection's delivered chunks, HTTP transactions and
+/// WebSocket messages during a pass.
+#[derive(Debug, Default)]
+pub struct Collector {
+    stream: u32,
+    pub chunks: Vec<Chunk>,
+    pub transactions: Vec<Transaction>,
+    pub messages: Vec<WsMessage>,
+}
+
+impl Collector {
+    pub fn new(stream: u32) -> Self {
+        Collector { stream, ..Default::default() }
+    }
+}
+
+impl Observer for Collector {
+    fn transaction(&mut self, t: &Transaction) -> Observed {
+        if t.stream == self.stream {
+            self.transactions.push(t.clone());
+        }
+        CONTINUE
+    }
+    fn ws_message(&mut self, m: &WsMessage) -> Observed {
+        if m.stream == self.stream {
+            self.messages.push(m.clone());
+        }
+        CONTINUE
+    }
+    fn stream(&mut self, ev: &StreamEvent<'_>) -> Observed {
+        match ev {
+            StreamEvent::Data { stream, dir, bytes, .. } if *stream == self.stream => {
+                self.chunks.push(Chunk { dir: *dir, bytes: bytes.to_vec(), missing: false });
+            }
+            // Like Wireshark, a segment cut by the snaplen shows what was captured, with no
+            // marker; bytes lost between segments get one.
+            StreamEvent::Gap { stream, dir, len, snaplen: false, .. } if *stream == self.stream => {
+                self.chunks.push(Chunk::missing(*dir, *len));
+            }
+            _ => {}
+        }
+        CONTINUE
     }
 }
 
@@ -53,11 +101,12 @@ impl FollowFormat {
     }
 }
 
-/// Renders the follow output. For [`FollowFormat::Bytes`] the result is the raw payload.
-pub fn render(format: FollowFormat, stream: u32, nodes: Option<(SocketAddr, SocketAddr)>, chunks: &[Chunk]) -> Vec<u8> {
+/// Writes the follow output. For [`FollowFormat::Bytes`] that is the raw payload.
+pub fn render(out: &mut impl io::Write, format: FollowFormat, stream: u32, nodes: Option<(SocketAddr, SocketAddr)>, chunks: &[Chunk]) -> io::Result<()> {
     if format == FollowFormat::Bytes {
-        return chunks.iter().filter(|c| !c.missing).flat_map(|c| c.bytes.iter().copied()).collect();
+        return chunks.iter().filter(|c| !c.missing).try_for_each(|c| out.write_all(&c.bytes));
     }
+    // Each chunk's text is built in `s`, then written.
     let mut s = String::new();
     let bar = "===================================================================";
     let _ = writeln!(s, "\n{bar}\nFollow: tcp,{}\nFilter: tcp.stream eq {stream}", format.name());
@@ -116,9 +165,11 @@ pub fn render(format: FollowFormat, stream: u32, nodes: Option<(SocketAddr, Sock
             }
             FollowFormat::Bytes | FollowFormat::Http => unreachable!("rendered elsewhere"),
         }
+        out.write_all(s.as_bytes())?;
+        s.clear();
     }
     let _ = writeln!(s, "{bar}");
-    s.into_bytes()
+    out.write_all(s.as_bytes())
 }
 
 fn body_text(s: &mut String, body: &[u8], total: u64, content_type: Option<&str>) {
@@ -139,8 +190,9 @@ fn body_text(s: &mut String, body: &[u8], total: u64, content_type: Option<&str>
     }
 }
 
-/// The "http" follow format: each request and its response with headers and body text.
-pub fn render_http(stream: u32, nodes: Option<(SocketAddr, SocketAddr)>, txs: &[Transaction], msgs: &[WsMessage]) -> Vec<u8> {
+/// Writes the "http" follow format: each request and its response with headers and body text.
+pub fn render_http(out: &mut impl io::Write, stream: u32, nodes: Option<(SocketAddr, SocketAddr)>, txs: &[Transaction], msgs: &[WsMessage]) -> io::Result<()> {
+    // Each message's text is built in `s`, then written.
     let mut s = String::new();
     let bar = "===================================================================";
     let node = |a: Option<SocketAddr>| a.map(|a| a.to_string()).unwrap_or_default();
@@ -163,6 +215,8 @@ pub fn render_http(stream: u32, nodes: Option<(SocketAddr, SocketAddr)>, txs: &[
                 let _ = writeln!(s, "[response incomplete in the capture]");
             }
         }
+        out.write_all(s.as_bytes())?;
+        s.clear();
     }
     if !msgs.is_empty() {
         let _ = writeln!(s, "──── WebSocket messages ────");
@@ -173,5 +227,5 @@ pub fn render_http(stream: u32, nodes: Option<(SocketAddr, SocketAddr)>, txs: &[
         }
     }
     let _ = writeln!(s, "{bar}");
-    s.into_bytes()
+    out.write_all(s.as_bytes())
 }

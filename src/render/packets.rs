@@ -2,17 +2,47 @@
 //! Protocol, Length, Info), the Info text worded as Wireshark words it.
 
 use std::fmt::Write as _;
+use std::io;
 use std::net::IpAddr;
 
-use crate::analysis::{app, PacketApp};
+use crate::analysis::{AppNote, Observed, Observer, PacketApp, CONTINUE};
+use crate::proto::http::Note;
+use crate::proto::websocket::Opcode;
 use crate::capture::reader::Frame;
-use crate::decode::{flags::*, linktype, Decoded, Net, Problem, TcpSeg, Transport};
+use crate::decode::{flags::*, linktype, Decoded, Net, Problem, TcpOption, TcpOptions, TcpSeg, Transport};
 use crate::tcp::tracker::analysis;
 use crate::tcp::PacketInfo;
 
-/// Header line matching [`line`]'s columns.
-pub fn header() -> String {
-    format!("{:>7} {:>12} {:>15}   {:<15} {:<9} {:>6} {}", "No.", "Time", "Source", "Destination", "Protocol", "Length", "Info")
+/// Writes the header line matching [`line`]'s columns.
+pub fn header(out: &mut impl io::Write) -> io::Result<()> {
+    writeln!(out, "{:>7} {:>12} {:>15}   {:<15} {:<9} {:>6} {}", "No.", "Time", "Source", "Destination", "Protocol", "Length", "Info")
+}
+
+/// The packet list as an observer: a header, then one line per packet, written to `out` as
+/// the pass goes. A failed write (a closed pipe) ends the pass.
+pub struct PacketList<W: io::Write> {
+    out: W,
+    t0: Option<i128>,
+}
+
+impl<W: io::Write> PacketList<W> {
+    /// Writes the header line at once.
+    pub fn new(mut out: W) -> io::Result<Self> {
+        header(&mut out)?;
+        Ok(PacketList { out, t0: None })
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+impl<W: io::Write> Observer for PacketList<W> {
+    fn packet(&mut self, frame: &Frame<'_>, decoded: &Decoded<'_>, tcp: Option<&PacketInfo>, app: PacketApp<'_>) -> Observed {
+        let t0 = *self.t0.get_or_insert(frame.ts_ns);
+        line(&mut self.out, frame, decoded, tcp, app, t0)?;
+        CONTINUE
+    }
 }
 
 /// The Source, Destination, Protocol and Info cells of one packet.
@@ -27,7 +57,7 @@ pub struct Cells {
 /// The cells of one packet, with the application layer's reading when it has one.
 pub fn cells(frame: &Frame<'_>, decoded: &Decoded<'_>, tcp: Option<&PacketInfo>, app: PacketApp<'_>) -> Cells {
     let (src, dst, mut protocol, mut info) = columns(frame, decoded, tcp);
-    if let Some((p, text)) = app::info(app.notes) {
+    if let Some((p, text)) = app_info(app.notes) {
         protocol = p.to_string();
         info = text;
     } else if app.partial && tcp.is_some() {
@@ -36,11 +66,60 @@ pub fn cells(frame: &Frame<'_>, decoded: &Decoded<'_>, tcp: Option<&PacketInfo>,
     Cells { src, dst, protocol, info }
 }
 
-/// Formats one packet-list line. `t0_ns` is the first frame's timestamp.
-pub fn line(frame: &Frame<'_>, decoded: &Decoded<'_>, tcp: Option<&PacketInfo>, app: PacketApp<'_>, t0_ns: i128) -> String {
+/// Writes one packet-list line. `t0_ns` is the first frame's timestamp.
+pub fn line(out: &mut impl io::Write, frame: &Frame<'_>, decoded: &Decoded<'_>, tcp: Option<&PacketInfo>, app: PacketApp<'_>, t0_ns: i128) -> io::Result<()> {
     let rel = (frame.ts_ns - t0_ns) as f64 / 1e9;
     let c = cells(frame, decoded, tcp, app);
-    format!("{:>7} {:>12.6} {:>15} → {:<15} {:<9} {:>6} {}", frame.number, rel, c.src, c.dst, c.protocol, frame.orig_len, c.info)
+    writeln!(out, "{:>7} {:>12.6} {:>15} → {:<15} {:<9} {:>6} {}", frame.number, rel, c.src, c.dst, c.protocol, frame.orig_len, c.info)
+}
+
+/// The Info column text of a packet that completed application messages, and its protocol.
+fn app_info(notes: &[AppNote]) -> Option<(&'static str, String)> {
+    if notes.is_empty() {
+        return None;
+    }
+    let mut s = String::new();
+    let mut proto = "HTTP";
+    for n in notes {
+        match n {
+            AppNote::Http(Note::Request(line)) => {
+                s.push_str(line);
+                s.push(' ');
+            }
+            AppNote::Http(Note::Response { line, content_type }) => {
+                s.push_str(line);
+                s.push(' ');
+                if let Some(ct) = content_type {
+                    let media = ct.split(';').next().unwrap_or("").trim();
+                    let _ = write!(s, " ({media})");
+                }
+            }
+            AppNote::Ws { opcode, fin, masked } => {
+                proto = "WebSocket";
+                s.push_str("WebSocket ");
+                s.push_str(opcode_name(*opcode));
+                s.push_str(if *fin { " [FIN] " } else { "[FRAGMENT] " });
+                if *masked {
+                    s.push_str(if *fin { "[MASKED]" } else { " [MASKED]" });
+                }
+            }
+        }
+    }
+    Some((proto, s))
+}
+
+/// An opcode's name as Wireshark shows it in the Info column.
+pub fn opcode_name(op: Opcode) -> &'static str {
+    match op {
+        Opcode::Continuation => "Continuation",
+        Opcode::Text => "Text",
+        Opcode::Binary => "Binary",
+        Opcode::Close => "Connection Close",
+        Opcode::Ping => "Ping",
+        Opcode::Pong => "Pong",
+        Opcode::Reserved(3..=7) => "Non-Control Reserved",
+        Opcode::Reserved(_) => "Control Reserved",
+    }
 }
 
 fn mac(m: [u8; 6]) -> String {
@@ -150,44 +229,26 @@ pub fn flag_names(f: u8) -> String {
     }
 }
 
-fn push_options(s: &mut String, opts: &[u8], peer_base: u32) {
-    let mut i = 0;
-    while i < opts.len() {
-        let kind = opts[i];
-        if kind == 0 {
-            break;
-        }
-        if kind == 1 {
-            i += 1;
-            continue;
-        }
-        let Some(&len) = opts.get(i + 1) else { break };
-        let len = len as usize;
-        if len < 2 || i + len > opts.len() {
-            break;
-        }
-        let v = &opts[i + 2..i + len];
-        let be32 = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-        match (kind, v.len()) {
-            (2, 2) => {
-                let _ = write!(s, " MSS={}", u16::from_be_bytes([v[0], v[1]]));
+fn push_options(s: &mut String, opts: TcpOptions<'_>, peer_base: u32) {
+    for o in opts.iter() {
+        match o {
+            TcpOption::Mss(m) => {
+                let _ = write!(s, " MSS={m}");
             }
-            (3, 1) => {
-                let _ = write!(s, " WS={}", 1u64 << v[0].min(14));
+            TcpOption::WindowScale(shift) => {
+                let _ = write!(s, " WS={}", 1u64 << shift.min(14));
             }
-            (4, 0) => s.push_str(" SACK_PERM"),
-            (5, n) if n % 8 == 0 => {
-                for b in v.chunks(8) {
-                    let (l, r) = (be32(&b[..4]).wrapping_sub(peer_base), be32(&b[4..]).wrapping_sub(peer_base));
-                    let _ = write!(s, " SLE={l} SRE={r}");
+            TcpOption::SackPermitted => s.push_str(" SACK_PERM"),
+            TcpOption::Sack(blocks) => {
+                for (l, r) in blocks.iter() {
+                    let _ = write!(s, " SLE={} SRE={}", l.wrapping_sub(peer_base), r.wrapping_sub(peer_base));
                 }
             }
-            (8, 8) => {
-                let _ = write!(s, " TSval={} TSecr={}", be32(&v[..4]), be32(&v[4..]));
+            TcpOption::Timestamps { val, ecr } => {
+                let _ = write!(s, " TSval={val} TSecr={ecr}");
             }
-            _ => {}
+            TcpOption::Other { .. } => {}
         }
-        i += len;
     }
 }
 
@@ -198,7 +259,7 @@ mod tests {
     #[test]
     fn syn_info_reads_like_wireshark() {
         let opts = [2, 4, 0xff, 0xd7, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7];
-        let seg = TcpSeg { sport: 60720, dport: 6810, seq: 5, ack: 0, flags: SYN, window: 65495, options: &opts, seg_len: 0, payload: &[] };
+        let seg = TcpSeg { sport: 60720, dport: 6810, seq: 5, ack: 0, flags: SYN, window: 65495, options: TcpOptions::parse(&opts), seg_len: 0, payload: &[] };
         let info = PacketInfo { window: 65495, ..Default::default() };
         assert_eq!(tcp_info(&seg, &info), "60720 → 6810 [SYN] Seq=0 Win=65495 Len=0 MSS=65495 SACK_PERM TSval=1 TSecr=0 WS=128");
         assert_eq!(flag_names(FIN | PSH | ACK), "FIN, PSH, ACK");

@@ -1,9 +1,9 @@
 //! The terminal summary: capture facts, TCP counts, a conversations table in the style of
 //! Wireshark's Statistics → Conversations, and the anomalies table.
 
-use std::fmt::Write as _;
+use std::io::{self, Write};
 
-use crate::analysis::{Dist, Summary};
+use crate::analysis::{Dist, Observed, Observer, Summary, CONTINUE};
 use crate::proto::http::Transaction;
 use crate::proto::websocket::WsMessage;
 use crate::render::table::Table;
@@ -13,6 +13,48 @@ use crate::tcp::{CloseHow, Conn};
 pub struct Rows<'a> {
     pub transactions: &'a [Transaction],
     pub messages: &'a [WsMessage],
+}
+
+/// A cap on table rows, and what the line under a cut table tells the reader, e.g.
+/// `use --all to show every row`: the caller knows its own flags, the renderer does not.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    pub rows: usize,
+    pub more_hint: &'static str,
+}
+
+/// An observer that keeps the first `limit` HTTP transactions and WebSocket messages of a
+/// pass for the tables.
+#[derive(Debug, Default)]
+pub struct KeptRows {
+    limit: usize,
+    pub transactions: Vec<Transaction>,
+    pub messages: Vec<WsMessage>,
+}
+
+impl KeptRows {
+    pub fn new(limit: usize) -> Self {
+        KeptRows { limit, ..Default::default() }
+    }
+
+    pub fn rows(&self) -> Rows<'_> {
+        Rows { transactions: &self.transactions, messages: &self.messages }
+    }
+}
+
+impl Observer for KeptRows {
+    fn transaction(&mut self, t: &Transaction) -> Observed {
+        if self.transactions.len() < self.limit {
+            self.transactions.push(t.clone());
+        }
+        CONTINUE
+    }
+    fn ws_message(&mut self, m: &WsMessage) -> Observed {
+        if self.messages.len() < self.limit {
+            self.messages.push(m.clone());
+        }
+        CONTINUE
+    }
 }
 
 /// Human-readable byte count: `1,234,567 B`.
@@ -43,25 +85,24 @@ fn counts<V: std::fmt::Display>(m: impl IntoIterator<Item = (impl std::fmt::Disp
     m.into_iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(" · ")
 }
 
-/// Renders the whole summary. `limit` caps the table rows (None = all).
-pub fn render(name: &str, s: &Summary, rows: &Rows<'_>, limit: Option<usize>) -> String {
-    let mut o = String::new();
+/// Writes the whole summary. `limit` caps the table rows (None = all).
+pub fn render(o: &mut impl Write, name: &str, s: &Summary, rows: &Rows<'_>, limit: Option<Limit>) -> io::Result<()> {
     let c = &s.capture;
-    let _ = writeln!(o, "Capture   {name} ({:?}, {})", c.format, c.link_types.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", "));
-    let _ = writeln!(
+    writeln!(o, "Capture   {name} ({:?}, {})", c.format, c.link_types.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", "))?;
+    writeln!(
         o,
         "Packets   {} frames, {} bytes on the wire, {:.6} s",
         thousands(c.packets),
         thousands(c.bytes),
         c.duration_s
-    );
+    )?;
     let protos: Vec<String> = c.protocols.iter().map(|(k, v)| format!("{k} {}", thousands(*v))).collect();
-    let _ = writeln!(o, "Protocols {}", protos.join(" · "));
+    writeln!(o, "Protocols {}", protos.join(" · "))?;
     for cm in &c.comments {
-        let _ = writeln!(o, "Comment   {cm}");
+        writeln!(o, "Comment   {cm}")?;
     }
     let t = &s.tcp;
-    let _ = writeln!(
+    writeln!(
         o,
         "TCP       {} connections · SYN {} · SYN-ACK {} · FIN {} · RST {} · handshakes {}",
         thousands(t.connections),
@@ -70,8 +111,8 @@ pub fn render(name: &str, s: &Summary, rows: &Rows<'_>, limit: Option<usize>) ->
         t.fin,
         t.rst,
         t.handshakes
-    );
-    let _ = writeln!(
+    )?;
+    writeln!(
         o,
         "          retransmissions {} · out-of-order {} · dup ACKs {} · zero windows {} · missing bytes {}",
         t.retransmissions,
@@ -79,50 +120,50 @@ pub fn render(name: &str, s: &Summary, rows: &Rows<'_>, limit: Option<usize>) ->
         t.dup_acks,
         t.zero_windows,
         thousands(t.missing_bytes)
-    );
+    )?;
     let h = &s.http;
     if h.requests + h.responses > 0 {
-        let _ = writeln!(o, "HTTP      {} requests ({}) · {} responses ({}) · {} connections", h.requests, counts(&h.methods), h.responses, counts(&h.status), h.connections);
-        let _ = writeln!(o, "          time to first byte {} · total {}", dist(&h.ttfb), dist(&h.total));
+        writeln!(o, "HTTP      {} requests ({}) · {} responses ({}) · {} connections", h.requests, counts(&h.methods), h.responses, counts(&h.status), h.connections)?;
+        writeln!(o, "          time to first byte {} · total {}", dist(&h.ttfb), dist(&h.total))?;
     }
     let w = &s.websocket;
     if w.connections > 0 {
         let op = &w.opcodes;
-        let _ = writeln!(
+        writeln!(
             o,
             "WebSocket {} connections ({} with permessage-deflate) · {} frames (text {} · binary {} · continuation {} · close {} · ping {} · pong {}) · {} messages",
             w.connections, w.deflate_connections, w.frames, op.text, op.binary, op.continuation, op.close, op.ping, op.pong, w.messages
-        );
-        let _ = writeln!(o, "          echo latency {} · ping RTT {}", dist(&w.echo), dist(&w.ping_rtt));
+        )?;
+        writeln!(o, "          echo latency {} · ping RTT {}", dist(&w.echo), dist(&w.ping_rtt))?;
         if !w.close_codes.is_empty() {
-            let _ = writeln!(o, "          close {}", counts(&w.close_codes));
+            writeln!(o, "          close {}", counts(&w.close_codes))?;
         }
     }
     if let Some(d) = &c.damage {
-        let _ = writeln!(o, "WARNING   capture damaged at byte offset {}: {}; analysis covers everything before it", d.offset, d.reason);
+        writeln!(o, "WARNING   capture damaged at byte offset {}: {}; analysis covers everything before it", d.offset, d.reason)?;
     }
     if !s.conversations.is_empty() {
-        let _ = writeln!(o, "\nTCP conversations");
-        o.push_str(&conversations(&s.conversations, c.first_ts.unwrap_or(0.0), limit));
+        writeln!(o, "\nTCP conversations")?;
+        conversations(o, &s.conversations, c.first_ts.unwrap_or(0.0), limit)?;
     }
     if !rows.transactions.is_empty() {
-        let _ = writeln!(o, "\nHTTP transactions");
-        o.push_str(&transactions(rows.transactions, s.http.transactions, c.first_ts.unwrap_or(0.0), limit));
+        writeln!(o, "\nHTTP transactions")?;
+        transactions(o, rows.transactions, s.http.transactions, c.first_ts.unwrap_or(0.0), limit)?;
     }
     if !rows.messages.is_empty() {
-        let _ = writeln!(o, "\nWebSocket messages");
-        o.push_str(&ws_messages(rows.messages, s.websocket.messages, c.first_ts.unwrap_or(0.0), limit));
+        writeln!(o, "\nWebSocket messages")?;
+        ws_messages(o, rows.messages, s.websocket.messages, c.first_ts.unwrap_or(0.0), limit)?;
     }
     if !s.anomalies.is_empty() {
-        let _ = writeln!(o, "\nAnomalies");
+        writeln!(o, "\nAnomalies")?;
         let mut tb = Table::new(&["Kind", "Count", "First frame", "Offset", "Detail"]);
         tb.right(&[1, 2, 3]);
         for a in &s.anomalies {
-            tb.row(vec![a.kind.clone(), thousands(a.count), a.first_frame.to_string(), a.first_offset.to_string(), a.detail.clone()]);
+            tb.row(vec![a.kind.to_string(), thousands(a.count), a.first_frame.to_string(), a.first_offset.to_string(), a.detail.clone()]);
         }
-        o.push_str(&tb.render());
+        o.write_all(tb.render().as_bytes())?;
     }
-    o
+    Ok(())
 }
 
 fn close(c: &Conn) -> String {
@@ -133,13 +174,13 @@ fn close(c: &Conn) -> String {
 }
 
 /// The conversations table, one row per connection.
-pub fn conversations(conns: &[Conn], t0_s: f64, limit: Option<usize>) -> String {
+pub fn conversations(o: &mut impl Write, conns: &[Conn], t0_s: f64, limit: Option<Limit>) -> io::Result<()> {
     let mut tb = Table::new(&[
         "#", "Address A", "Port A", "Address B", "Port B", "Packets", "Bytes", "Pkts A→B", "Bytes A→B", "Pkts B→A", "Bytes B→A",
         "Rel Start", "Duration", "SYN", "SYN-ACK", "FIN", "RST", "HS RTT ms", "Close", "History",
     ]);
     tb.right(&[0, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]);
-    let shown = limit.unwrap_or(usize::MAX).min(conns.len());
+    let shown = limit.map_or(usize::MAX, |l| l.rows).min(conns.len());
     for c in &conns[..shown] {
         let start = c.first_ns as f64 / 1e9 - t0_s;
         tb.row(vec![
@@ -165,31 +206,30 @@ pub fn conversations(conns: &[Conn], t0_s: f64, limit: Option<usize>) -> String 
             c.history.clone(),
         ]);
     }
-    let mut o = tb.render();
-    if shown < conns.len() {
-        let _ = writeln!(o, "… {} more connections (use --all to show every row)", thousands((conns.len() - shown) as u64));
-    }
-    o
+    o.write_all(tb.render().as_bytes())?;
+    more(o, shown, conns.len() as u64, "connections", limit)
 }
 
 fn opt_ms(ns: Option<i128>) -> String {
     ns.map(ms).unwrap_or_else(|| "-".into())
 }
 
-fn more(o: &mut String, shown: usize, total: u64, what: &str) {
-    if (shown as u64) < total {
-        let _ = writeln!(o, "… {} more {what} (use --all to show every row)", thousands(total - shown as u64));
+/// The line under a table cut by `limit`.
+fn more(o: &mut impl Write, shown: usize, total: u64, what: &str, limit: Option<Limit>) -> io::Result<()> {
+    match limit {
+        Some(l) if (shown as u64) < total => writeln!(o, "… {} more {what} ({})", thousands(total - shown as u64), l.more_hint),
+        _ => Ok(()),
     }
 }
 
 /// The HTTP transactions table.
-pub fn transactions(rows: &[Transaction], total: u64, t0_s: f64, limit: Option<usize>) -> String {
+pub fn transactions(o: &mut impl Write, rows: &[Transaction], total: u64, t0_s: f64, limit: Option<Limit>) -> io::Result<()> {
     let mut tb = Table::new(&[
         "Conn", "Req#", "Start", "Method", "Target", "Status", "Req hdr", "Req body", "Resp hdr", "Resp body", "Content-Type", "TTFB ms",
         "Total ms", "Handshake", "Connection",
     ]);
     tb.right(&[0, 1, 2, 6, 7, 8, 9, 11, 12]);
-    let shown = limit.unwrap_or(usize::MAX).min(rows.len());
+    let shown = limit.map_or(usize::MAX, |l| l.rows).min(rows.len());
     for t in &rows[..shown] {
         let mut target = t.target.clone().unwrap_or_else(|| "-".into());
         if target.chars().count() > 40 {
@@ -218,16 +258,15 @@ pub fn transactions(rows: &[Transaction], total: u64, t0_s: f64, limit: Option<u
             t.response_headers.connection.clone().or(t.request_headers.connection.clone()).unwrap_or_default(),
         ]);
     }
-    let mut o = tb.render();
-    more(&mut o, shown, total, "transactions");
-    o
+    o.write_all(tb.render().as_bytes())?;
+    more(o, shown, total, "transactions", limit)
 }
 
 /// The WebSocket messages table.
-pub fn ws_messages(rows: &[WsMessage], total: u64, t0_s: f64, limit: Option<usize>) -> String {
+pub fn ws_messages(o: &mut impl Write, rows: &[WsMessage], total: u64, t0_s: f64, limit: Option<Limit>) -> io::Result<()> {
     let mut tb = Table::new(&["Conn", "#", "Start", "Dir", "Type", "Frames", "Wire B", "Size B", "Deflate", "Echo ms", "Preview"]);
     tb.right(&[0, 1, 2, 5, 6, 7, 9]);
-    let shown = limit.unwrap_or(usize::MAX).min(rows.len());
+    let shown = limit.map_or(usize::MAX, |l| l.rows).min(rows.len());
     for m in &rows[..shown] {
         let mut preview = m.preview.clone();
         if preview.chars().count() > 40 {
@@ -247,7 +286,6 @@ pub fn ws_messages(rows: &[WsMessage], total: u64, t0_s: f64, limit: Option<usiz
             preview,
         ]);
     }
-    let mut o = tb.render();
-    more(&mut o, shown, total, "messages");
-    o
+    o.write_all(tb.render().as_bytes())?;
+    more(o, shown, total, "messages", limit)
 }

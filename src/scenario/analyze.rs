@@ -10,13 +10,14 @@ use super::interrupt::Interrupt;
 use super::plan::StepKind;
 use super::results::{StepOutcome, WireCounts};
 use super::RunError;
-use crate::analysis::{self, Observer, PacketApp, Summary};
+use crate::analysis::{self, Flow, Observed, Observer, PacketApp, Summary};
 use crate::capture::reader::Frame;
 use crate::capture::CaptureReader;
 use crate::decode::Decoded;
 use crate::proto::http::Transaction;
-use crate::proto::websocket::{WsFrame, WsMessage};
+use crate::proto::websocket::WsMessage;
 use crate::render::export::Exporter;
+use crate::render::summary::KeptRows;
 use crate::tcp::PacketInfo;
 
 /// Rows of the long tables kept for summary.txt (the exported tables hold every row).
@@ -33,39 +34,28 @@ pub struct Analysis {
     pub interrupted: bool,
 }
 
+/// Keeps the rows of the long tables and, per connection, its HTTP requests and the time of its
+/// last response byte; stops the pass on a Ctrl-C that arrives during it.
 struct RunObserver<'a> {
-    export: Exporter,
-    transactions: Vec<Transaction>,
-    messages: Vec<WsMessage>,
+    rows: KeptRows,
     http_by_stream: FxHashMap<u32, (u64, i128)>,
     interrupt: &'a Interrupt,
     /// Ctrl-C had come already (during the steps): the analysis of what ran goes on.
     already: bool,
-    stopped: bool,
 }
 
 impl Observer for RunObserver<'_> {
-    fn packet(&mut self, f: &Frame<'_>, d: &Decoded<'_>, t: Option<&PacketInfo>, a: PacketApp<'_>) {
-        self.export.packet(f, d, t, a);
-        self.stopped |= !self.already && self.interrupt.is_set();
+    fn packet(&mut self, _: &Frame<'_>, _: &Decoded<'_>, _: Option<&PacketInfo>, _: PacketApp<'_>) -> Observed {
+        Ok(if !self.already && self.interrupt.is_set() { Flow::Stop } else { Flow::Continue })
     }
-    fn transaction(&mut self, t: &Transaction) {
-        self.export.transaction(t);
+    fn transaction(&mut self, t: &Transaction) -> Observed {
         let e = self.http_by_stream.entry(t.stream).or_default();
         e.0 += t.method.is_some() as u64;
         e.1 = e.1.max(t.response_last_ns.unwrap_or(0));
-        if self.transactions.len() < ROWS_KEPT {
-            self.transactions.push(t.clone());
-        }
+        self.rows.transaction(t)
     }
-    fn ws_frame(&mut self, f: &WsFrame) {
-        self.export.ws_frame(f);
-    }
-    fn ws_message(&mut self, m: &WsMessage) {
-        self.export.ws_message(m);
-        if self.messages.len() < ROWS_KEPT {
-            self.messages.push(m.clone());
-        }
+    fn ws_message(&mut self, m: &WsMessage) -> Observed {
+        self.rows.ws_message(m)
     }
 }
 
@@ -76,11 +66,14 @@ pub fn analyze(pcap: &Path, dir: &Path, interrupt: &Interrupt) -> Result<Analysi
     let reader = CaptureReader::open_file(f).map_err(|e| analysis_err(e.to_string()))?;
     std::fs::create_dir_all(dir).map_err(|source| RunError::Output { path: dir.to_path_buf(), source })?;
     let export = Exporter::new(dir).map_err(|e| analysis_err(e.to_string()))?;
-    let mut obs = RunObserver { export, transactions: vec![], messages: vec![], http_by_stream: FxHashMap::default(), interrupt, already: interrupt.is_set(), stopped: false };
+    let run = RunObserver { rows: KeptRows::new(ROWS_KEPT), http_by_stream: FxHashMap::default(), interrupt, already: interrupt.is_set() };
+    let mut obs = (export, run);
     let summary = analysis::analyze(reader, &mut obs).map_err(|e| analysis_err(e.to_string()))?;
-    let RunObserver { export, transactions, messages, http_by_stream, stopped, .. } = obs;
+    let (export, run) = obs;
     export.finish(&summary).map_err(|e| analysis_err(e.to_string()))?;
-    Ok(Analysis { summary, transactions, messages, http_by_stream, interrupted: stopped })
+    let interrupted = summary.stopped;
+    let KeptRows { transactions, messages, .. } = run.rows;
+    Ok(Analysis { summary, transactions, messages, http_by_stream: run.http_by_stream, interrupted })
 }
 
 /// Gives each step the connections that began while it ran.

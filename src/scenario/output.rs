@@ -136,8 +136,8 @@ impl RunReport<'_> {
         if let (Some(a), Some(r)) = (&self.analysis, &self.recorded) {
             writeln!(w)?;
             let rows = summary::Rows { transactions: &a.transactions, messages: &a.messages };
-            let text = summary::render(&r.file.display().to_string(), &a.summary, &rows, limit);
-            w.write_all(text.as_bytes())?;
+            let limit = limit.map(|rows| summary::Limit { rows, more_hint: "use --all to show every row" });
+            summary::render(w, &r.file.display().to_string(), &a.summary, &rows, limit)?;
             if a.interrupted {
                 writeln!(w, "\n(The analysis was interrupted: the figures above cover the capture up to that moment.)")?;
             }

@@ -235,6 +235,10 @@ impl Tracker {
     }
 
     /// Takes one TCP segment. Reassembled bytes are handed to `sink` as they become in order.
+    ///
+    /// The phases run in Wireshark's order: find the connection (a new one on port reuse),
+    /// statistics, relative sequence numbers, handshake, analysis flags, window scaling,
+    /// history, reassembly.
     #[allow(clippy::too_many_arguments)]
     pub fn packet(
         &mut self,
@@ -246,227 +250,63 @@ impl Tracker {
         seg: &TcpSeg<'_>,
         sink: &mut impl FnMut(StreamEvent<'_>),
     ) -> PacketInfo {
-        let k = key(src, dst);
-        let syn_only = seg.flags & (SYN | ACK) == SYN;
-        let mut analysis = 0u16;
-        let idx = match self.map.get(&k).copied() {
-            Some(i) => {
-                let c = &self.conns[i as usize];
-                let st = &self.states[i as usize];
-                let d = usize::from(c.a != src);
-                // Wireshark 4.0: only a pure SYN whose sequence number differs from the
-                // direction's base starts a new stream; FIN/RST history plays no part.
-                let reuse = syn_only && matches!(st.dir[d].base, Some(b) if b != seg.seq);
-                if reuse {
-                    analysis |= analysis::PORT_REUSED;
-                    self.end_stream(i, frame, sink);
-                    self.new_conn(k, frame, ts_ns, src, dst)
-                } else {
-                    i
-                }
-            }
-            None => self.new_conn(k, frame, ts_ns, src, dst),
-        };
+        let (idx, reused) = self.connection_of(frame, ts_ns, src, dst, seg, sink);
         let i = idx as usize;
         let d = usize::from(self.conns[i].a != src);
-        let dir = d as u8;
-        let has = |f: u8| seg.flags & f != 0;
-
-        // Statistics.
-        {
-            let c = &mut self.conns[i];
-            c.last_ns = c.last_ns.max(ts_ns);
-            c.packets[d] += 1;
-            c.bytes[d] += frame_len as u64;
-            c.payload[d] += seg.seg_len as u64;
-            if has(SYN) {
-                if has(ACK) {
-                    c.syn_ack += 1
-                } else {
-                    c.syn += 1
-                }
-            }
-            if has(FIN) {
-                c.fin += 1;
-            }
-            if has(RST) {
-                c.rst += 1;
-            }
-            if c.close.is_none() && has(FIN | RST) {
-                c.close = Some(Close { dir, how: if has(RST) { CloseHow::Rst } else { CloseHow::Fin } });
-            }
-        }
-
+        count(&mut self.conns[i], d, ts_ns, frame_len, seg);
         let st = &mut self.states[i];
-        // Relative sequence numbers.
-        if st.dir[d].base.is_none() {
-            st.dir[d].base = Some(if has(SYN) { seg.seq } else { seg.seq.wrapping_sub(1) });
-        }
-        if has(SYN) {
-            st.dir[d].saw_syn = true;
-            if st.dir[d].syn_seq.is_none() {
-                st.dir[d].syn_seq = Some(seg.seq);
-            }
-            if !has(ACK) {
-                st.orig = dir;
-                st.syn_ns.get_or_insert(ts_ns);
-            } else {
-                st.synack_seq.get_or_insert(seg.seq);
+        let (rel_seq, rel_ack) = relative_numbers(st, d, ts_ns, seg);
+        if !self.conns[i].handshake {
+            if let Some(rtt) = handshake_rtt(st, d, ts_ns, seg) {
+                self.conns[i].handshake = true;
+                self.conns[i].handshake_rtt_ns = Some(rtt);
             }
         }
-        if has(ACK) && st.dir[1 - d].base.is_none() {
-            st.dir[1 - d].base = Some(seg.ack.wrapping_sub(1));
+        let (mut analysis, dup_of) = sequence_analysis(st, d, frame, ts_ns, seg);
+        if reused {
+            analysis |= analysis::PORT_REUSED;
         }
-        let rel_seq = seg.seq.wrapping_sub(st.dir[d].base.unwrap_or(seg.seq));
-        let rel_ack = if has(ACK) { seg.ack.wrapping_sub(st.dir[1 - d].base.unwrap_or(seg.ack)) } else { 0 };
+        let window = scaled_window(st, d, seg);
+        self.history(i, d, frame, seg, analysis);
+        self.reassemble(idx, d, ts_ns, frame, seg, sink);
+        let st = &self.states[i];
+        if !st.ended {
+            self.conns[i].missing = [st.half[0].missing_bytes(), st.half[1].missing_bytes()];
+        }
+        let peer_base = st.dir[1 - d].base.unwrap_or(0);
+        PacketInfo { stream: idx, dir: d as u8, rel_seq, rel_ack, window, analysis, dup_of, peer_base }
+    }
 
-        // Handshake: the ACK that acknowledges the SYN-ACK, from the SYN's sender.
-        if !self.conns[i].handshake && has(ACK) && !has(SYN) && dir == st.orig {
-            if let (Some(sa), Some(syn_ns), Some(_)) = (st.synack_seq, st.syn_ns, st.dir[d].syn_seq) {
-                if seg.ack == sa.wrapping_add(1) {
-                    self.conns[i].handshake = true;
-                    self.conns[i].handshake_rtt_ns = Some(ts_ns - syn_ns);
-                }
-            }
-        }
-
-        // Analysis flags, in the order of Wireshark 4.0's tcp_analyze_sequence_number(), judged
-        // on absolute numbers against what each direction had sent before.
-        let plen = seg.seg_len;
-        let ctl = has(SYN | FIN | RST);
-        let gt = |a: u32, b: u32| (a.wrapping_sub(b) as i32) > 0;
-        let lt = |a: u32, b: u32| (a.wrapping_sub(b) as i32) < 0;
-        let (fwd, rev) = {
-            let (x, y) = st.dir.split_at_mut(1);
-            if d == 0 {
-                (&mut x[0], &mut y[0])
-            } else {
-                (&mut y[0], &mut x[0])
-            }
+    /// The connection a segment belongs to, and whether it replaced an earlier one on the same
+    /// 4-tuple. Wireshark 4.0: only a pure SYN whose sequence number differs from the
+    /// direction's base starts a new stream; FIN/RST history plays no part.
+    fn connection_of(
+        &mut self,
+        frame: u64,
+        ts_ns: i128,
+        src: SocketAddr,
+        dst: SocketAddr,
+        seg: &TcpSeg<'_>,
+        sink: &mut impl FnMut(StreamEvent<'_>),
+    ) -> (u32, bool) {
+        let k = key(src, dst);
+        let syn_only = seg.flags & (SYN | ACK) == SYN;
+        let Some(i) = self.map.get(&k).copied() else {
+            return (self.new_conn(k, frame, ts_ns, src, dst), false);
         };
-        let mut dup_of = None;
-        let at_next = fwd.nextseq == Some(seg.seq);
-        let zero_window_probe = plen == 1 && at_next && rev.last_win == Some(0);
-        let mut keepalive = false;
-        'fwd: {
-            if zero_window_probe {
-                break 'fwd;
-            }
-            if seg.window == 0 && !ctl {
-                analysis |= analysis::ZERO_WINDOW;
-            }
-            if let Some(next) = fwd.nextseq {
-                if gt(seg.seq, next) && !has(RST) {
-                    analysis |= analysis::LOST_SEGMENT;
-                }
-                if plen <= 1 && seg.seq == next.wrapping_sub(1) && !ctl {
-                    analysis |= analysis::KEEP_ALIVE;
-                    keepalive = true;
-                }
-            }
-            let same_ack = fwd.last_ack == Some(seg.ack);
-            if plen == 0 && seg.window != 0 && fwd.last_win != Some(seg.window) && at_next && same_ack && !ctl {
-                analysis |= analysis::WINDOW_UPDATE;
-            }
-            if plen == 0 && seg.window != 0 && fwd.last_win == Some(seg.window) && at_next && same_ack && !ctl {
-                if rev.last_was_keepalive {
-                    analysis |= analysis::KEEP_ALIVE_ACK;
-                    break 'fwd;
-                }
-                fwd.dup_count = if fwd.dup_count < 0 { 1 } else { fwd.dup_count + 1 };
-                analysis |= analysis::DUP_ACK;
-                dup_of = Some((fwd.last_nondup_frame, fwd.dup_count as u32));
-            }
+        let d = usize::from(self.conns[i as usize].a != src);
+        let reuse = syn_only && matches!(self.states[i as usize].dir[d].base, Some(b) if b != seg.seq);
+        if !reuse {
+            return (i, false);
         }
-        if fwd.last_ack != Some(seg.ack) {
-            fwd.last_nondup_frame = frame;
-            fwd.dup_count = 0;
-        }
-        if let Some(m) = rev.maxseqtobeacked {
-            if has(ACK) && gt(seg.ack, m) {
-                match rev.nextseq {
-                    Some(n) if lt(m, n) => {
-                        rev.maxseqtobeacked = Some(n);
-                        analysis |= analysis::ACKED_UNSEEN;
-                    }
-                    _ => {
-                        if rev.dup_count == 0 {
-                            analysis |= analysis::ACKED_UNSEEN;
-                        }
-                        rev.dup_count = -1;
-                    }
-                }
-            }
-        }
-        if (plen > 0 || has(SYN | FIN)) && !keepalive {
-            let mut not_advanced = matches!(fwd.nextseq, Some(n) if lt(seg.seq, n));
-            if plen > 1 && fwd.nextseq.map(|n| n.wrapping_sub(1)) == Some(seg.seq) {
-                not_advanced = false;
-            }
-            let ooo_thresh = st.first_rtt_ns.filter(|&r| r > 0).unwrap_or(OOO_THRESHOLD_NS);
-            let next_plus = seg.seq.wrapping_add(plen).wrapping_add(has(SYN | FIN) as u32);
-            if plen > 0 && matches!(rev.last_ack, Some(la) if la != 0 && !gt(seg.seq.wrapping_add(plen), la)) {
-                analysis |= analysis::SPURIOUS_RETRANSMISSION;
-            } else if not_advanced
-                && rev.dup_count >= 2
-                && rev.last_ack == Some(seg.seq)
-                && ts_ns - rev.last_ack_ns < 20_000_000
-            {
-                analysis |= analysis::FAST_RETRANSMISSION;
-            } else if not_advanced && ts_ns - fwd.nextseq_ns < ooo_thresh && fwd.nextseq != Some(next_plus) {
-                analysis |= analysis::OUT_OF_ORDER;
-            } else if not_advanced {
-                analysis |= analysis::RETRANSMISSION;
-            }
-        }
-        let end = seg.seq.wrapping_add(plen).wrapping_add(has(SYN | FIN) as u32);
-        if !zero_window_probe {
-            if fwd.nextseq.is_none_or(|n| gt(end, n)) {
-                fwd.nextseq = Some(end);
-                fwd.nextseq_ns = ts_ns;
-            }
-            if fwd.maxseqtobeacked.is_none_or(|m| m == seg.seq) {
-                fwd.maxseqtobeacked = fwd.nextseq;
-            }
-        }
-        fwd.last_win = Some(seg.window);
-        fwd.last_ack = Some(seg.ack);
-        fwd.last_ack_ns = ts_ns;
-        fwd.last_was_keepalive = keepalive;
-        if syn_only {
-            st.mru_syn_ns = Some(ts_ns);
-        } else if seg.flags & (SYN | ACK) == ACK && st.first_rtt_ns.is_none() {
-            if let Some(s0) = st.mru_syn_ns {
-                st.first_rtt_ns = Some(ts_ns - s0);
-            }
-        }
-        let ds = &mut st.dir[d];
-        if has(FIN) {
-            ds.fin = true;
-        }
-        if has(RST) {
-            st.rst = true;
-        }
+        self.end_stream(i, frame, sink);
+        (self.new_conn(k, frame, ts_ns, src, dst), true)
+    }
 
-        // Window scaling as Wireshark tracks it: a WS option sets the shift; after each SYN,
-        // a side without one makes both unscaled (RFC 7323: scaling needs both SYNs to agree).
-        if let Some(shift) = syn_window_scale(seg.options) {
-            st.dir[d].wscale = shift.min(14) as i8;
-        }
-        if has(SYN) {
-            if st.dir[d].wscale == -1 {
-                st.dir[d].wscale = -2;
-                st.dir[1 - d].wscale = -2;
-            } else if has(ACK) && st.dir[1 - d].wscale == -2 {
-                st.dir[d].wscale = -2;
-            }
-        }
-        let window = match st.dir[d].wscale {
-            s if s >= 0 && !has(SYN) => (seg.window as u64) << s,
-            _ => seg.window as u64,
-        };
-
-        // History.
+    /// Zeek history: each letter the first time a direction shows it, then the counted ones.
+    fn history(&mut self, i: usize, d: usize, frame: u64, seg: &TcpSeg<'_>, analysis: u16) {
+        let has = |f: u8| seg.flags & f != 0;
+        let st = &mut self.states[i];
         let letter = if has(SYN) {
             if has(ACK) {
                 H_SYNACK
@@ -479,7 +319,7 @@ impl Tracker {
             | if has(RST) { H_RST } else { 0 }
             | if seg.seg_len > 0 { H_DATA } else { 0 }
             | if has(ACK) && seg.seg_len == 0 && !has(SYN | FIN | RST) { H_ACK } else { 0 };
-        let orig_side = dir == st.orig;
+        let orig_side = d as u8 == st.orig;
         let new_bits = letter & !st.dir[d].history;
         st.dir[d].history |= letter;
         let c = &mut self.conns[i];
@@ -503,49 +343,49 @@ impl Tracker {
         c.out_of_order += (analysis & analysis::OUT_OF_ORDER != 0) as u32;
         c.dup_acks += (analysis & analysis::DUP_ACK != 0) as u32;
         c.lost_segments += (analysis & analysis::LOST_SEGMENT != 0) as u32;
+    }
 
-        // Reassembly.
+    /// Reassembly: the segment's bytes into its direction's stream, the ACK's skipped holes
+    /// into the other's, and the events that follow.
+    fn reassemble(&mut self, idx: u32, d: usize, ts_ns: i128, frame: u64, seg: &TcpSeg<'_>, sink: &mut impl FnMut(StreamEvent<'_>)) {
+        let has = |f: u8| seg.flags & f != 0;
+        let dir = d as u8;
+        let st = &mut self.states[idx as usize];
         if !st.began {
             st.began = true;
             sink(StreamEvent::Begin { stream: idx, syn_seen: has(SYN) });
         }
-        if !st.ended {
-            let stream = idx;
-            if has(SYN) {
-                st.half[d].set_isn(seg.seq);
-            }
-            if has(ACK) {
-                // The peer's holes below this ACK were lost by the capture: skip them first,
-                // so their data is delivered before this packet's own.
-                st.half[1 - d].acked(seg.ack, &mut |dl| emit(sink, stream, 1 - dir, ts_ns, frame, dl));
-            }
-            let data_seq = seg.seq.wrapping_add(has(SYN) as u32);
-            if seg.seg_len > 0 {
-                st.half[d].segment(data_seq, seg.payload, seg.seg_len, &mut |dl| emit(sink, stream, dir, ts_ns, frame, dl));
-            } else {
-                st.half[d].set_origin_if_unset(data_seq);
-            }
-            if has(FIN) {
-                st.half[d].fin_at(data_seq.wrapping_add(seg.seg_len));
-            }
-            for fd in 0..2 {
-                if !st.fin_sent[fd] && fin_delivered(&st.half[fd]) {
-                    st.fin_sent[fd] = true;
-                    sink(StreamEvent::Fin { stream, dir: fd as u8, ts_ns, frame });
-                }
-            }
-            let done = st.rst
-                || (st.dir[0].fin && st.dir[1].fin && fin_delivered(&st.half[0]) && fin_delivered(&st.half[1]));
-            if done {
-                self.end_stream(idx, frame, sink);
+        if st.ended {
+            return;
+        }
+        let stream = idx;
+        if has(SYN) {
+            st.half[d].set_isn(seg.seq);
+        }
+        if has(ACK) {
+            // The peer's holes below this ACK were lost by the capture: skip them first,
+            // so their data is delivered before this packet's own.
+            st.half[1 - d].acked(seg.ack, &mut |dl| emit(sink, stream, 1 - dir, ts_ns, frame, dl));
+        }
+        let data_seq = seg.seq.wrapping_add(has(SYN) as u32);
+        if seg.seg_len > 0 {
+            st.half[d].segment(data_seq, seg.payload, seg.seg_len, &mut |dl| emit(sink, stream, dir, ts_ns, frame, dl));
+        } else {
+            st.half[d].set_origin_if_unset(data_seq);
+        }
+        if has(FIN) {
+            st.half[d].fin_at(data_seq.wrapping_add(seg.seg_len));
+        }
+        for fd in 0..2 {
+            if !st.fin_sent[fd] && fin_delivered(&st.half[fd]) {
+                st.fin_sent[fd] = true;
+                sink(StreamEvent::Fin { stream, dir: fd as u8, ts_ns, frame });
             }
         }
-        let st = &self.states[i];
-        if !st.ended {
-            self.conns[i].missing = [st.half[0].missing_bytes(), st.half[1].missing_bytes()];
+        let done = st.rst || (st.dir[0].fin && st.dir[1].fin && fin_delivered(&st.half[0]) && fin_delivered(&st.half[1]));
+        if done {
+            self.end_stream(idx, frame, sink);
         }
-        let peer_base = st.dir[1 - d].base.unwrap_or(0);
-        PacketInfo { stream: idx, dir, rel_seq, rel_ack, window, analysis, dup_of, peer_base }
     }
 
     /// End of capture: deliver whatever is still buffered, skipping holes.
@@ -618,6 +458,234 @@ impl Tracker {
     }
 }
 
+/// Statistics: packet, byte and flag counts, and who closed first.
+fn count(c: &mut Conn, d: usize, ts_ns: i128, frame_len: u32, seg: &TcpSeg<'_>) {
+    let has = |f: u8| seg.flags & f != 0;
+    c.last_ns = c.last_ns.max(ts_ns);
+    c.packets[d] += 1;
+    c.bytes[d] += frame_len as u64;
+    c.payload[d] += seg.seg_len as u64;
+    if has(SYN) {
+        if has(ACK) {
+            c.syn_ack += 1
+        } else {
+            c.syn += 1
+        }
+    }
+    if has(FIN) {
+        c.fin += 1;
+    }
+    if has(RST) {
+        c.rst += 1;
+    }
+    if c.close.is_none() && has(FIN | RST) {
+        c.close = Some(Close { dir: d as u8, how: if has(RST) { CloseHow::Rst } else { CloseHow::Fin } });
+    }
+}
+
+/// Relative sequence numbers: sets each direction's base when first known; (seq, ack).
+fn relative_numbers(st: &mut ConnState, d: usize, ts_ns: i128, seg: &TcpSeg<'_>) -> (u32, u32) {
+    let has = |f: u8| seg.flags & f != 0;
+    if st.dir[d].base.is_none() {
+        st.dir[d].base = Some(if has(SYN) { seg.seq } else { seg.seq.wrapping_sub(1) });
+    }
+    if has(SYN) {
+        st.dir[d].saw_syn = true;
+        if st.dir[d].syn_seq.is_none() {
+            st.dir[d].syn_seq = Some(seg.seq);
+        }
+        if !has(ACK) {
+            st.orig = d as u8;
+            st.syn_ns.get_or_insert(ts_ns);
+        } else {
+            st.synack_seq.get_or_insert(seg.seq);
+        }
+    }
+    if has(ACK) && st.dir[1 - d].base.is_none() {
+        st.dir[1 - d].base = Some(seg.ack.wrapping_sub(1));
+    }
+    let rel_seq = seg.seq.wrapping_sub(st.dir[d].base.unwrap_or(seg.seq));
+    let rel_ack = if has(ACK) { seg.ack.wrapping_sub(st.dir[1 - d].base.unwrap_or(seg.ack)) } else { 0 };
+    (rel_seq, rel_ack)
+}
+
+/// Handshake: the ACK that acknowledges the SYN-ACK, from the SYN's sender; the RTT from the SYN.
+fn handshake_rtt(st: &ConnState, d: usize, ts_ns: i128, seg: &TcpSeg<'_>) -> Option<i128> {
+    let has = |f: u8| seg.flags & f != 0;
+    if !(has(ACK) && !has(SYN) && d as u8 == st.orig) {
+        return None;
+    }
+    match (st.synack_seq, st.syn_ns, st.dir[d].syn_seq) {
+        (Some(sa), Some(syn_ns), Some(_)) if seg.ack == sa.wrapping_add(1) => Some(ts_ns - syn_ns),
+        _ => None,
+    }
+}
+
+fn gt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+
+fn lt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
+/// Analysis flags, in the order of Wireshark 4.0's tcp_analyze_sequence_number(), judged on
+/// absolute numbers against what each direction had sent before; then the direction's state
+/// moves on. Returns the flags and, for a duplicate ACK, (original frame, number).
+fn sequence_analysis(st: &mut ConnState, d: usize, frame: u64, ts_ns: i128, seg: &TcpSeg<'_>) -> (u16, Option<(u64, u32)>) {
+    let has = |f: u8| seg.flags & f != 0;
+    let (fwd, rev) = {
+        let (x, y) = st.dir.split_at_mut(1);
+        if d == 0 {
+            (&mut x[0], &mut y[0])
+        } else {
+            (&mut y[0], &mut x[0])
+        }
+    };
+    let at_next = fwd.nextseq == Some(seg.seq);
+    let zero_window_probe = seg.seg_len == 1 && at_next && rev.last_win == Some(0);
+    let (mut analysis, dup_of, keepalive) =
+        if zero_window_probe { (0, None, false) } else { window_and_ack_flags(fwd, rev, seg, at_next) };
+    if fwd.last_ack != Some(seg.ack) {
+        fwd.last_nondup_frame = frame;
+        fwd.dup_count = 0;
+    }
+    analysis |= acked_unseen(rev, seg);
+    if (seg.seg_len > 0 || has(SYN | FIN)) && !keepalive {
+        analysis |= retransmission_kind(fwd, rev, seg, ts_ns, st.first_rtt_ns);
+    }
+    advance(fwd, seg, ts_ns, zero_window_probe, keepalive);
+    if seg.flags & (SYN | ACK) == SYN {
+        st.mru_syn_ns = Some(ts_ns);
+    } else if seg.flags & (SYN | ACK) == ACK && st.first_rtt_ns.is_none() {
+        if let Some(s0) = st.mru_syn_ns {
+            st.first_rtt_ns = Some(ts_ns - s0);
+        }
+    }
+    if has(FIN) {
+        st.dir[d].fin = true;
+    }
+    if has(RST) {
+        st.rst = true;
+    }
+    (analysis, dup_of)
+}
+
+/// Zero window, lost segment, keep-alive, window update, keep-alive ACK and duplicate ACK.
+/// Returns the flags, the duplicate ACK's origin, and whether this is a keep-alive.
+fn window_and_ack_flags(fwd: &mut DirState, rev: &DirState, seg: &TcpSeg<'_>, at_next: bool) -> (u16, Option<(u64, u32)>, bool) {
+    let has = |f: u8| seg.flags & f != 0;
+    let (plen, ctl) = (seg.seg_len, has(SYN | FIN | RST));
+    let (mut analysis, mut keepalive) = (0u16, false);
+    if seg.window == 0 && !ctl {
+        analysis |= analysis::ZERO_WINDOW;
+    }
+    if let Some(next) = fwd.nextseq {
+        if gt(seg.seq, next) && !has(RST) {
+            analysis |= analysis::LOST_SEGMENT;
+        }
+        if plen <= 1 && seg.seq == next.wrapping_sub(1) && !ctl {
+            analysis |= analysis::KEEP_ALIVE;
+            keepalive = true;
+        }
+    }
+    let same_ack = fwd.last_ack == Some(seg.ack);
+    if plen == 0 && seg.window != 0 && fwd.last_win != Some(seg.window) && at_next && same_ack && !ctl {
+        analysis |= analysis::WINDOW_UPDATE;
+    }
+    if plen == 0 && seg.window != 0 && fwd.last_win == Some(seg.window) && at_next && same_ack && !ctl {
+        if rev.last_was_keepalive {
+            return (analysis | analysis::KEEP_ALIVE_ACK, None, keepalive);
+        }
+        fwd.dup_count = if fwd.dup_count < 0 { 1 } else { fwd.dup_count + 1 };
+        let dup_of = Some((fwd.last_nondup_frame, fwd.dup_count as u32));
+        return (analysis | analysis::DUP_ACK, dup_of, keepalive);
+    }
+    (analysis, None, keepalive)
+}
+
+/// An ACK of data the capture never showed.
+fn acked_unseen(rev: &mut DirState, seg: &TcpSeg<'_>) -> u16 {
+    let Some(m) = rev.maxseqtobeacked else { return 0 };
+    if seg.flags & ACK == 0 || !gt(seg.ack, m) {
+        return 0;
+    }
+    match rev.nextseq {
+        Some(n) if lt(m, n) => {
+            rev.maxseqtobeacked = Some(n);
+            analysis::ACKED_UNSEEN
+        }
+        _ => {
+            let flag = if rev.dup_count == 0 { analysis::ACKED_UNSEEN } else { 0 };
+            rev.dup_count = -1;
+            flag
+        }
+    }
+}
+
+/// Spurious, fast, out-of-order or plain retransmission of a segment that carries data or SYN/FIN.
+fn retransmission_kind(fwd: &DirState, rev: &DirState, seg: &TcpSeg<'_>, ts_ns: i128, first_rtt_ns: Option<i128>) -> u16 {
+    let plen = seg.seg_len;
+    let syn_fin = seg.flags & (SYN | FIN) != 0;
+    let mut not_advanced = matches!(fwd.nextseq, Some(n) if lt(seg.seq, n));
+    if plen > 1 && fwd.nextseq.map(|n| n.wrapping_sub(1)) == Some(seg.seq) {
+        not_advanced = false;
+    }
+    let ooo_thresh = first_rtt_ns.filter(|&r| r > 0).unwrap_or(OOO_THRESHOLD_NS);
+    let next_plus = seg.seq.wrapping_add(plen).wrapping_add(syn_fin as u32);
+    if plen > 0 && matches!(rev.last_ack, Some(la) if la != 0 && !gt(seg.seq.wrapping_add(plen), la)) {
+        analysis::SPURIOUS_RETRANSMISSION
+    } else if not_advanced && rev.dup_count >= 2 && rev.last_ack == Some(seg.seq) && ts_ns - rev.last_ack_ns < 20_000_000 {
+        analysis::FAST_RETRANSMISSION
+    } else if not_advanced && ts_ns - fwd.nextseq_ns < ooo_thresh && fwd.nextseq != Some(next_plus) {
+        analysis::OUT_OF_ORDER
+    } else if not_advanced {
+        analysis::RETRANSMISSION
+    } else {
+        0
+    }
+}
+
+/// The direction's next expected sequence number, highest to be acked, last ACK and window.
+fn advance(fwd: &mut DirState, seg: &TcpSeg<'_>, ts_ns: i128, zero_window_probe: bool, keepalive: bool) {
+    let end = seg.seq.wrapping_add(seg.seg_len).wrapping_add((seg.flags & (SYN | FIN) != 0) as u32);
+    if !zero_window_probe {
+        if fwd.nextseq.is_none_or(|n| gt(end, n)) {
+            fwd.nextseq = Some(end);
+            fwd.nextseq_ns = ts_ns;
+        }
+        if fwd.maxseqtobeacked.is_none_or(|m| m == seg.seq) {
+            fwd.maxseqtobeacked = fwd.nextseq;
+        }
+    }
+    fwd.last_win = Some(seg.window);
+    fwd.last_ack = Some(seg.ack);
+    fwd.last_ack_ns = ts_ns;
+    fwd.last_was_keepalive = keepalive;
+}
+
+/// Window scaling as Wireshark tracks it: a WS option sets the shift; after each SYN, a side
+/// without one makes both unscaled (RFC 7323: scaling needs both SYNs to agree). Returns the
+/// segment's window, scaled when the scale is known.
+fn scaled_window(st: &mut ConnState, d: usize, seg: &TcpSeg<'_>) -> u64 {
+    let has = |f: u8| seg.flags & f != 0;
+    if let Some(shift) = seg.options.window_scale() {
+        st.dir[d].wscale = shift.min(14) as i8;
+    }
+    if has(SYN) {
+        if st.dir[d].wscale == -1 {
+            st.dir[d].wscale = -2;
+            st.dir[1 - d].wscale = -2;
+        } else if has(ACK) && st.dir[1 - d].wscale == -2 {
+            st.dir[d].wscale = -2;
+        }
+    }
+    match st.dir[d].wscale {
+        s if s >= 0 && !has(SYN) => (seg.window as u64) << s,
+        _ => seg.window as u64,
+    }
+}
+
 fn fin_delivered(h: &HalfStream) -> bool {
     matches!(h.fin_offset(), Some(f) if h.next_offset() >= f && h.pending_bytes() == 0)
 }
@@ -640,34 +708,12 @@ fn push_counted(history: &mut String, count: &mut u32, ch: char) {
     }
 }
 
-/// Window scale shift from a SYN's options; None when the option is absent.
-pub fn syn_window_scale(options: &[u8]) -> Option<u8> {
-    let mut i = 0;
-    while i < options.len() {
-        match options[i] {
-            0 => break,
-            1 => i += 1,
-            kind => {
-                let len = *options.get(i + 1)? as usize;
-                if len < 2 || i + len > options.len() {
-                    return None;
-                }
-                if kind == 3 && len == 3 {
-                    return Some(options[i + 2]);
-                }
-                i += len;
-            }
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn seg(seq: u32, ack: u32, flags: u8, payload: &[u8], seg_len: u32) -> TcpSeg<'_> {
-        TcpSeg { sport: 0, dport: 0, seq, ack, flags, window: 100, options: &[], seg_len, payload }
+        TcpSeg { sport: 0, dport: 0, seq, ack, flags, window: 100, options: Default::default(), seg_len, payload }
     }
 
     #[test]

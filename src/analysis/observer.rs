@@ -1,0 +1,169 @@
+//! What the analysis pass tells its consumers, and how they answer: every [`Observer`] method
+//! returns a [`Flow`] (go on, or stop the pass) or an [`ObserverError`] that ends the pass,
+//! in the manner of ripgrep's `grep_searcher::Sink`.
+//!
+//! Observers compose without adapters: a tuple of observers is an observer that tells each
+//! member in turn, and `Option<O>` is one that may be absent. `wirelab analyze` runs
+//! `(export, packet list, kept rows, progress)` as one observer.
+
+use crate::capture::reader::Frame;
+use crate::decode::Decoded;
+use crate::proto::http::Transaction;
+use crate::proto::websocket::{WsFrame, WsMessage};
+use crate::tcp::{PacketInfo, StreamEvent};
+
+use super::PacketApp;
+
+/// An observer's answer: carry on, or stop the pass here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Flow {
+    Continue,
+    /// Stop reading: the pass returns a partial [`Summary`](super::Summary) with `stopped` set.
+    Stop,
+}
+
+/// Why an observer ended the pass.
+#[derive(Debug, thiserror::Error)]
+pub enum ObserverError {
+    /// Writing failed (a closed pipe shows up here as `BrokenPipe`).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// Anything else the observer could not do.
+    #[error(transparent)]
+    Other(Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
+impl ObserverError {
+    pub fn other(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ObserverError::Other(Box::new(e))
+    }
+
+    /// The I/O error behind this one, if it is one.
+    pub fn io(&self) -> Option<&std::io::Error> {
+        match self {
+            ObserverError::Io(e) => Some(e),
+            ObserverError::Other(_) => None,
+        }
+    }
+}
+
+/// The result of every [`Observer`] method.
+pub type Observed = Result<Flow, ObserverError>;
+
+/// `Ok(Flow::Continue)`, the default answer.
+pub const CONTINUE: Observed = Ok(Flow::Continue);
+
+/// Receives packets, stream events and application records during analysis.
+/// Every method defaults to [`CONTINUE`].
+pub trait Observer {
+    fn packet(&mut self, _frame: &Frame<'_>, _decoded: &Decoded<'_>, _tcp: Option<&PacketInfo>, _app: PacketApp<'_>) -> Observed {
+        CONTINUE
+    }
+    fn stream(&mut self, _event: &StreamEvent<'_>) -> Observed {
+        CONTINUE
+    }
+    fn transaction(&mut self, _t: &Transaction) -> Observed {
+        CONTINUE
+    }
+    fn ws_frame(&mut self, _f: &WsFrame) -> Observed {
+        CONTINUE
+    }
+    fn ws_message(&mut self, _m: &WsMessage) -> Observed {
+        CONTINUE
+    }
+    /// Called now and then with the bytes consumed so far.
+    fn progress(&mut self, _position: u64, _packets: u64) -> Observed {
+        CONTINUE
+    }
+}
+
+/// An observer that ignores everything.
+pub struct NoObserver;
+impl Observer for NoObserver {}
+
+impl<O: Observer + ?Sized> Observer for &mut O {
+    fn packet(&mut self, f: &Frame<'_>, d: &Decoded<'_>, t: Option<&PacketInfo>, a: PacketApp<'_>) -> Observed {
+        (**self).packet(f, d, t, a)
+    }
+    fn stream(&mut self, e: &StreamEvent<'_>) -> Observed {
+        (**self).stream(e)
+    }
+    fn transaction(&mut self, t: &Transaction) -> Observed {
+        (**self).transaction(t)
+    }
+    fn ws_frame(&mut self, f: &WsFrame) -> Observed {
+        (**self).ws_frame(f)
+    }
+    fn ws_message(&mut self, m: &WsMessage) -> Observed {
+        (**self).ws_message(m)
+    }
+    fn progress(&mut self, p: u64, n: u64) -> Observed {
+        (**self).progress(p, n)
+    }
+}
+
+/// An absent observer continues.
+impl<O: Observer> Observer for Option<O> {
+    fn packet(&mut self, f: &Frame<'_>, d: &Decoded<'_>, t: Option<&PacketInfo>, a: PacketApp<'_>) -> Observed {
+        self.as_mut().map_or(CONTINUE, |o| o.packet(f, d, t, a))
+    }
+    fn stream(&mut self, e: &StreamEvent<'_>) -> Observed {
+        self.as_mut().map_or(CONTINUE, |o| o.stream(e))
+    }
+    fn transaction(&mut self, t: &Transaction) -> Observed {
+        self.as_mut().map_or(CONTINUE, |o| o.transaction(t))
+    }
+    fn ws_frame(&mut self, f: &WsFrame) -> Observed {
+        self.as_mut().map_or(CONTINUE, |o| o.ws_frame(f))
+    }
+    fn ws_message(&mut self, m: &WsMessage) -> Observed {
+        self.as_mut().map_or(CONTINUE, |o| o.ws_message(m))
+    }
+    fn progress(&mut self, p: u64, n: u64) -> Observed {
+        self.as_mut().map_or(CONTINUE, |o| o.progress(p, n))
+    }
+}
+
+/// Fan-out: each member is told in turn. An error ends the call at once; otherwise the tuple
+/// stops when any member says stop (after every member has seen the event).
+macro_rules! tuple_observer {
+    ($($name:ident)+) => {
+        #[allow(non_snake_case)]
+        impl<$($name: Observer),+> Observer for ($($name,)+) {
+            fn packet(&mut self, f: &Frame<'_>, d: &Decoded<'_>, t: Option<&PacketInfo>, a: PacketApp<'_>) -> Observed {
+                let ($($name,)+) = self;
+                fan([$($name.packet(f, d, t, a)?),+])
+            }
+            fn stream(&mut self, e: &StreamEvent<'_>) -> Observed {
+                let ($($name,)+) = self;
+                fan([$($name.stream(e)?),+])
+            }
+            fn transaction(&mut self, x: &Transaction) -> Observed {
+                let ($($name,)+) = self;
+                fan([$($name.transaction(x)?),+])
+            }
+            fn ws_frame(&mut self, x: &WsFrame) -> Observed {
+                let ($($name,)+) = self;
+                fan([$($name.ws_frame(x)?),+])
+            }
+            fn ws_message(&mut self, x: &WsMessage) -> Observed {
+                let ($($name,)+) = self;
+                fan([$($name.ws_message(x)?),+])
+            }
+            fn progress(&mut self, p: u64, n: u64) -> Observed {
+                let ($($name,)+) = self;
+                fan([$($name.progress(p, n)?),+])
+            }
+        }
+    };
+}
+
+fn fan<const N: usize>(flows: [Flow; N]) -> Observed {
+    Ok(if flows.contains(&Flow::Stop) { Flow::Stop } else { Flow::Continue })
+}
+
+tuple_observer!(A B);
+tuple_observer!(A B C);
+tuple_observer!(A B C D);
+tuple_observer!(A B C D E);

@@ -1,0 +1,79 @@
+//! The kinds of decode anomaly: problems in the input that the analysis counts as data.
+
+use serde::Serialize;
+
+/// One kind of anomaly. Its [`name`](AnomalyKind::name) is the stable snake_case key used in
+/// JSON, the anomalies table and the exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AnomalyKind {
+    /// A TCP payload cut short by the capture's snapshot length.
+    SnaplenTruncated,
+    /// An IP fragment (fragments are not reassembled).
+    IpFragment,
+    /// A TCP or UDP header cut off or invalid.
+    TruncatedTransportHeader,
+    /// A link type wirelab does not decode.
+    UnsupportedLinkType,
+    /// A frame whose link or IP header is malformed.
+    MalformedFrame,
+    /// The capture file itself is damaged; analysis stopped there.
+    CaptureDamaged,
+    /// Bytes on an HTTP connection that are not a valid HTTP message.
+    HttpMalformed,
+    /// An HTTP header block over the size limit.
+    HttpHeaderTooLarge,
+    /// Bytes missing inside an HTTP message.
+    HttpGap,
+    /// An HTTP message cut off by the end of the connection or capture.
+    HttpTruncated,
+    /// A WebSocket frame that breaks RFC 6455.
+    WsMalformed,
+    /// Bytes missing on a WebSocket connection (framing lost).
+    WsGap,
+    /// A permessage-deflate message that does not inflate.
+    WsInflate,
+}
+
+impl AnomalyKind {
+    /// The stable snake_case key.
+    pub fn name(self) -> &'static str {
+        match self {
+            AnomalyKind::SnaplenTruncated => "snaplen_truncated",
+            AnomalyKind::IpFragment => "ip_fragment",
+            AnomalyKind::TruncatedTransportHeader => "truncated_transport_header",
+            AnomalyKind::UnsupportedLinkType => "unsupported_link_type",
+            AnomalyKind::MalformedFrame => "malformed_frame",
+            AnomalyKind::CaptureDamaged => "capture_damaged",
+            AnomalyKind::HttpMalformed => "http_malformed",
+            AnomalyKind::HttpHeaderTooLarge => "http_header_too_large",
+            AnomalyKind::HttpGap => "http_gap",
+            AnomalyKind::HttpTruncated => "http_truncated",
+            AnomalyKind::WsMalformed => "ws_malformed",
+            AnomalyKind::WsGap => "ws_gap",
+            AnomalyKind::WsInflate => "ws_inflate",
+        }
+    }
+}
+
+impl std::fmt::Display for AnomalyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for AnomalyKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_snake_case_json_strings() {
+        assert_eq!(serde_json::to_string(&AnomalyKind::CaptureDamaged).unwrap(), "\"capture_damaged\"");
+        assert_eq!(AnomalyKind::HttpHeaderTooLarge.to_string(), "http_header_too_large");
+    }
+}
