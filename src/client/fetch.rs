@@ -132,6 +132,9 @@ pub fn referenced_objects(html: &str, base: &url::Url) -> Vec<String> {
     out
 }
 
+/// How long a client waits for the FIN of a server that said `Connection: close`.
+const SERVER_CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Runs the HTML parser and selector once, off the clock and off the wire, so that their
 /// one-time set-up is not charged to whichever measured page load comes first.
 pub fn warm_up() {
@@ -254,6 +257,10 @@ async fn over_one(
     let mut todo: VecDeque<String> = paths.iter().cloned().collect();
     while !todo.is_empty() {
         if conn.as_ref().is_none_or(|c| c.eof) {
+            // The server said it closes this one: read to its FIN, so that it closes first.
+            if let Some(mut old) = conn.take() {
+                old.linger(SERVER_CLOSE_WAIT).await;
+            }
             *opened += 1;
             *conn = Some(Conn::open(addr, *opened).await?);
         }
@@ -278,6 +285,9 @@ async fn non_persistent(addr: &str, host: &str, path: &str, ims: Option<String>,
     c.send(&[request(path, host, true, ims.as_deref())], clock).await?;
     let got = c.recv(1, clock).await?;
     let t = got.into_iter().next().ok_or_else(|| FetchError::Protocol(format!("no response for {path}")))?;
+    // `Connection: close`: read to the server's FIN (it follows the response at once), so the
+    // server closes first, as HTTP/1.0 clients do.
+    c.linger(SERVER_CLOSE_WAIT).await;
     Ok(object(path, &t, number))
 }
 
@@ -338,6 +348,7 @@ pub async fn fetch_page_lingering(url: &str, mode: Mode, previous: Option<&PageR
             c.http = HttpConn::new(opened, true).without_notes().keep_text(usize::MAX);
             c.send(&[request(&base_path, &host_hdr, true, ims(&base_path).as_deref())], &clock).await?;
             let t = c.recv(1, &clock).await?.into_iter().next().ok_or_else(|| FetchError::Protocol("no response for the base page".into()))?;
+            c.linger(SERVER_CLOSE_WAIT).await;
             (object(&base_path, &t, opened), String::from_utf8_lossy(&t.response_body).into_owned())
         }
     };
