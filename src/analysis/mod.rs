@@ -193,6 +193,7 @@ pub fn analyze_with<R: Read>(mut reader: CaptureReader<R>, obs: &mut impl Observ
     let (mut packets, mut bytes, mut captured) = (0u64, 0u64, 0u64);
     let (mut first_ns, mut last_ns): (Option<i128>, Option<i128>) = (None, None);
     let mut tcp = TcpSummary::default();
+    let mut frags = decode::fragment::Reassembler::default();
 
     while let Some(frame) = reader.next_frame()? {
         packets += 1;
@@ -201,7 +202,15 @@ pub fn analyze_with<R: Read>(mut reader: CaptureReader<R>, obs: &mut impl Observ
         first_ns.get_or_insert(frame.ts_ns);
         last_ns = Some(last_ns.map_or(frame.ts_ns, |l| l.max(frame.ts_ns)));
         *link_types.entry(frame.link_type).or_default() += 1;
-        let decoded = decode::decode(frame.link_type, frame.data);
+        // The frame that completes a fragmented datagram carries the whole datagram.
+        let datagram: Vec<u8>;
+        let mut decoded = decode::decode_frame(frame.link_type, frame.data, frame.orig_len);
+        if let Ok(Net::Ip { src, dst, transport: Transport::Fragment(f) }) = decoded.net {
+            if let decode::fragment::Outcome::Complete(d) = frags.push(src, dst, &f, frame.ts_ns) {
+                datagram = d;
+                decoded.net = decode::decode_ip(&datagram);
+            }
+        }
         let mut info = None;
         let proto = match decoded.net {
             Ok(Net::Ip { src, dst, transport }) => match transport {
@@ -210,6 +219,11 @@ pub fn analyze_with<R: Read>(mut reader: CaptureReader<R>, obs: &mut impl Observ
                     tcp.payload_bytes += seg.seg_len as u64;
                     let s = SocketAddr::new(src, seg.sport);
                     let d = SocketAddr::new(dst, seg.dport);
+                    if decoded.ip_len_exceeds_frame {
+                        anomalies.add("ip_length_exceeds_frame", frame.number, frame.offset, || {
+                            "IP length exceeds the frame's length: the TCP segment is what the frame holds".into()
+                        });
+                    }
                     if seg.payload.len() < seg.seg_len as usize {
                         anomalies.add("snaplen_truncated", frame.number, frame.offset, || {
                             "TCP payload cut short by the capture's snapshot length".into()
@@ -232,12 +246,8 @@ pub fn analyze_with<R: Read>(mut reader: CaptureReader<R>, obs: &mut impl Observ
                     "icmp"
                 }
                 Transport::Other(_) => "other_ip",
-                Transport::Fragment(p) => {
-                    anomalies.add("ip_fragment", frame.number, frame.offset, || {
-                        format!("IP fragment (protocol {p}); fragments are not reassembled")
-                    });
-                    "other_ip"
-                }
+                // Held for reassembly (or dropped: the reassembler's anomalies say why).
+                Transport::Fragment(_) => "other_ip",
                 Transport::Broken(p) => {
                     anomalies.add("truncated_transport_header", frame.number, frame.offset, || {
                         format!("{} header cut off or invalid", if p == 6 { "TCP" } else { "UDP" })
@@ -259,7 +269,7 @@ pub fn analyze_with<R: Read>(mut reader: CaptureReader<R>, obs: &mut impl Observ
             }
         };
         *protocols.entry(proto).or_default() += 1;
-        for (kind, detail) in app.anomalies.drain(..) {
+        for (kind, detail) in app.anomalies.drain(..).chain(frags.anomalies.drain(..)) {
             anomalies.add(kind, frame.number, frame.offset, || detail);
         }
         let (notes, partial) = app.take_packet_notes();
@@ -274,7 +284,8 @@ pub fn analyze_with<R: Read>(mut reader: CaptureReader<R>, obs: &mut impl Observ
         app.event(&ev, &mut Fwd(obs));
     });
     app.finish();
-    for (kind, detail) in app.anomalies.drain(..) {
+    frags.finish();
+    for (kind, detail) in app.anomalies.drain(..).chain(frags.anomalies.drain(..)) {
         anomalies.add(kind, 0, 0, || detail);
     }
 

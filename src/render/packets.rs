@@ -62,8 +62,8 @@ fn columns(frame: &Frame<'_>, decoded: &Decoded<'_>, tcp: Option<&PacketInfo>) -
                     (s, d, if is6 { "ICMPv6" } else { "ICMP" }.into(), icmp_info(is6, kind, code))
                 }
                 Transport::Other(p) => (s, d, (if v6 { "IPv6" } else { "IPv4" }).into(), format!("IP protocol {p}")),
-                Transport::Fragment(p) => {
-                    (s, d, (if v6 { "IPv6" } else { "IPv4" }).into(), format!("Fragmented IP protocol (proto={p})"))
+                Transport::Fragment(f) => {
+                    (s, d, (if v6 { "IPv6" } else { "IPv4" }).into(), format!("Fragmented IP protocol (proto={})", f.proto))
                 }
                 Transport::Broken(p) => {
                     (s, d, (if p == 6 { "TCP" } else { "UDP" }).into(), "[Malformed Packet]".into())
