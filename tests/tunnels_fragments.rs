@@ -76,3 +76,62 @@ fn the_fragmented_request_is_analyzed_on_the_frame_that_completes_it() {
     let row = list.lines().find(|l| l.split_whitespace().next() == Some(&frame.to_string())).expect("the frame's row");
     assert!(row.contains("POST"), "frame {frame}: {row}");
 }
+
+#[test]
+fn held_fragments_read_as_tshark_in_the_packet_list() {
+    let mut same = 0;
+    for path in made().iter().filter(|p| p.file_name().unwrap().to_string_lossy().contains("frag")) {
+        let out = tshark().args(["-r", path.to_str().unwrap(), "-T", "fields", "-E", "separator=\t", "-e", "frame.number", "-e", "_ws.col.Info"]).output().unwrap();
+        let ours = String::from_utf8(run(&["analyze", path.to_str().unwrap(), "--packets", "-q"]).stdout).unwrap();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let Some((no, info)) = line.split_once('\t') else { continue };
+            if !(info.starts_with("Fragmented IP protocol") || info.starts_with("IPv6 fragment")) {
+                continue;
+            }
+            let row = ours.lines().find(|l| l.split_whitespace().next() == Some(no)).unwrap_or_else(|| panic!("{}: no row {no}", path.display()));
+            assert!(row.ends_with(info), "{} frame {no}:\n  tshark  {info}\n  wirelab {row}", path.display());
+            same += 1;
+        }
+    }
+    assert!(same >= 10, "only {same} fragment rows compared");
+}
+
+/// A pcap of Ethernet frames, each an IPv4 first fragment (more fragments set, 1,480 bytes of
+/// TCP) of its own datagram, that never completes; frame `i` at `i * spacing_ns`.
+fn never_completed(n: u32, spacing_ns: u64) -> Vec<u8> {
+    let mut v = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0];
+    for i in 0..n {
+        let t = u64::from(i) * spacing_ns;
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+        f.extend([0x45, 0, 0x05, 0xdc]); // total length 1,500
+        f.extend((i as u16).to_be_bytes()); // ID
+        f.extend([0x20, 0x00, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]); // MF, offset 0, TCP
+        f.extend((0..1480).map(|b| b as u8));
+        v.extend(((t / 1_000_000_000) as u32).to_le_bytes());
+        v.extend(((t % 1_000_000_000 / 1000) as u32).to_le_bytes());
+        v.extend((f.len() as u32).to_le_bytes());
+        v.extend((f.len() as u32).to_le_bytes());
+        v.extend(f);
+    }
+    v
+}
+
+#[test]
+fn fragment_reassembly_is_bounded_in_datagrams_and_time() {
+    let dir = std::env::temp_dir().join(format!("wirelab-frag-bounds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // 5,000 datagrams at once: 4,096 are held, the other 904 overflow.
+    let burst = dir.join("burst.pcap");
+    std::fs::write(&burst, never_completed(5000, 0)).unwrap();
+    let j = analyze_json(&burst);
+    assert_eq!((anomaly(&j, "ip_fragment_overflow"), anomaly(&j, "ip_fragment_incomplete")), (904, 4096), "{}", j["anomalies"]);
+    // One every 10 ms for 50 s: those older than 30 s when the last arrives expire (1,999),
+    // and no more than 3,001 are ever in flight, so none overflow.
+    let slow = dir.join("slow.pcap");
+    std::fs::write(&slow, never_completed(5000, 10_000_000)).unwrap();
+    let j = analyze_json(&slow);
+    let counts = ["ip_fragment_timeout", "ip_fragment_incomplete", "ip_fragment_overflow"].map(|k| anomaly(&j, k));
+    assert_eq!(counts, [1999, 3001, 0], "{}", j["anomalies"]);
+    assert_eq!(j["tcp"]["connections"], 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
