@@ -202,13 +202,16 @@ pub fn analyze_with<R: Read>(mut reader: CaptureReader<R>, obs: &mut impl Observ
         first_ns.get_or_insert(frame.ts_ns);
         last_ns = Some(last_ns.map_or(frame.ts_ns, |l| l.max(frame.ts_ns)));
         *link_types.entry(frame.link_type).or_default() += 1;
-        // The frame that completes a fragmented datagram carries the whole datagram.
-        let datagram: Vec<u8>;
+        // The frame that completes a fragmented datagram carries the whole datagram (and so on
+        // once more, for fragments inside a tunnel inside fragments).
+        let (datagram, inner): (Vec<u8>, Vec<u8>);
         let mut decoded = decode::decode_frame(frame.link_type, frame.data, frame.orig_len);
-        if let Ok(Net::Ip { src, dst, transport: Transport::Fragment(f) }) = decoded.net {
-            if let decode::fragment::Outcome::Complete(d) = frags.push(src, dst, &f, frame.ts_ns) {
-                datagram = d;
-                decoded.net = decode::decode_ip(&datagram);
+        if let Some(d) = frags.complete(&decoded.net, frame.ts_ns) {
+            datagram = d;
+            decoded.net = decode::decode_ip(&datagram);
+            if let Some(d) = frags.complete(&decoded.net, frame.ts_ns) {
+                inner = d;
+                decoded.net = decode::decode_ip(&inner);
             }
         }
         let mut info = None;

@@ -15,7 +15,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
-use super::Frag;
+use super::{Frag, Net, Problem, Transport};
 
 /// Bounds of a [`Reassembler`].
 #[derive(Debug, Clone, Copy)]
@@ -154,6 +154,17 @@ impl Reassembler {
         let p = self.pending.remove(&key).expect("present");
         self.bytes -= p.data.len();
         Outcome::Complete(datagram(src, dst, f.proto, &p.data))
+    }
+
+    /// When `net` is a fragment, pushes it; the whole datagram when this completes it.
+    pub fn complete(&mut self, net: &Result<Net<'_>, Problem>, ts_ns: i128) -> Option<Vec<u8>> {
+        match net {
+            Ok(Net::Ip { src, dst, transport: Transport::Fragment(f) }) => match self.push(*src, *dst, f, ts_ns) {
+                Outcome::Complete(d) => Some(d),
+                Outcome::Held | Outcome::Dropped => None,
+            },
+            _ => None,
+        }
     }
 
     /// Ends the capture: every datagram still incomplete is counted.

@@ -58,7 +58,7 @@ fn fragment_info(f: &crate::decode::Frag<'_>) -> String {
         6 => "TCP ",
         17 => "UDP ",
         41 => "IPv6 ",
-        47 => "GRE ",
+        47 => "Generic Routing Encapsulation ",
         _ => "",
     };
     format!("Fragmented IP protocol (proto={name}{}, off={}, ID={:04x})", f.proto, f.offset, f.id)
