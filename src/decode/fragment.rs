@@ -107,7 +107,7 @@ impl Reassembler {
         let start = f.offset as usize;
         let end = start + f.data.len();
         let max = if f.v6 { MAX_PAYLOAD_V6 } else { MAX_PAYLOAD_V4 };
-        if end > max || (f.more && f.data.len() % 8 != 0) {
+        if end > max || (f.more && !f.data.len().is_multiple_of(8)) {
             self.drop_key(&key);
             self.note("ip_fragment_invalid", format!("IP fragment (ID {:#x}) ends at byte {end} or is not a multiple of 8 bytes", f.id));
             return Outcome::Dropped;
