@@ -380,6 +380,37 @@ mod tests {
     }
 
     #[test]
+    fn random_fragments_keep_the_bounds() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let limits = Limits { max_datagrams: 16, max_bytes: 64 << 10, timeout_ns: 1_000 };
+        let mut r = Reassembler::new(limits);
+        let data = [0x5a; 3000];
+        for t in 0..20_000i128 {
+            let v = next();
+            let len = (v >> 8) as usize % data.len();
+            let f = Frag {
+                proto: 6,
+                v6: v & 1 == 1,
+                id: (v >> 20) as u32 % 32,
+                offset: ((v >> 32) as u32 % 9000) & !7,
+                more: v & 2 == 2,
+                data: &data[..len],
+                truncated: v & 0xfc == 0,
+            };
+            if let Outcome::Complete(d) = r.push(A, B, &f, t) {
+                assert!(d.len() <= 65535 + 40);
+            }
+            assert!(r.in_flight() <= limits.max_datagrams && r.buffered() <= limits.max_bytes);
+        }
+    }
+
+    #[test]
     fn truncated_fragment_drops_its_datagram() {
         let p = payload();
         let mut r = Reassembler::default();

@@ -593,6 +593,24 @@ mod tests {
     }
 
     #[test]
+    fn garbage_inside_tunnels_is_not_a_panic() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        };
+        for n in 0..400 {
+            let body: Vec<u8> = (0..n % 90).map(|_| next()).collect();
+            for (proto, head) in [(4u8, &[][..]), (41, &[]), (47, &[0, 0, 0x65, 0x58]), (47, &[0xb0, 0, 0x08, 0x00]), (17, &[0x12, 0xb5, 0x12, 0xb5, 0, 0, 0, 0]), (17, &[0x17, 0xc1, 0x17, 0xc1, 0, 0, 0, 0])] {
+                let p = [head, &body[..]].concat();
+                let _ = decode(linktype::RAW, &outer_v4(proto, &p));
+            }
+        }
+    }
+
+    #[test]
     fn garbage_is_a_problem_not_a_panic() {
         for lt in [0, 1, 7, 12, 14, 101, 108, 113, 129, 228, 229, 239, 276, 253, 9999] {
             for n in 0..64 {
