@@ -5,7 +5,7 @@
 #   make fuzz    run the cargo-fuzz targets for FUZZ_SECONDS each
 
 SHELL := /bin/bash
-APT_PACKAGES := libpcap-dev tshark tcpdump nginx-light wrk curl python3 python3-pip build-essential pkg-config time chromium iperf3
+APT_PACKAGES := libpcap-dev tshark tcpdump nginx-light wrk curl python3 python3-pip build-essential pkg-config time chromium iperf3 nftables
 CARGO ?= cargo
 BIN := $(or $(CARGO_TARGET_DIR),target)/release/wirelab
 FUZZ_SECONDS ?= 60
@@ -24,10 +24,13 @@ deps:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# Python's websockets (an independent client in the tests), for the python3 on the PATH.
+# Python packages for the python3 on the PATH: websockets (an independent client in the tests), scapy.
 pydeps:
 	@python3 -c "import websockets" 2>/dev/null || python3 -m pip install -q websockets 2>/dev/null || \
 	  python3 -m pip install -q --break-system-packages websockets
+	@# scapy builds the tunnel/fragment fixtures (tests/fixtures/make-tunnel-fixtures.py).
+	@python3 -c "import scapy" 2>/dev/null || python3 -m pip install -q scapy 2>/dev/null || \
+	  python3 -m pip install -q --break-system-packages scapy
 
 # The Rust toolchain (rustup), when cargo is not on the PATH yet.
 rust:

@@ -278,6 +278,7 @@ impl Totals {
 struct Pass {
     tracker: Tracker,
     app: app::AppLayer,
+    frags: decode::fragment::Reassembler,
     anomalies: Anomalies,
     totals: Totals,
 }
@@ -287,6 +288,7 @@ impl Pass {
         Pass {
             tracker: Tracker::new(),
             app: app::AppLayer::new().keep_text_of(opts.keep_http_text).with_notes(!opts.no_packet_notes),
+            frags: decode::fragment::Reassembler::default(),
             anomalies: Anomalies::default(),
             totals: Totals::default(),
         }
@@ -295,10 +297,28 @@ impl Pass {
     /// One frame: count, decode, track, and tell the observer.
     fn frame<O: Observer + ?Sized>(&mut self, frame: &Frame<'_>, gate: &mut Gate<'_, O>) {
         self.totals.count(frame);
-        let decoded = decode::decode(frame.link_type, frame.data);
+        // The frame that completes a fragmented datagram carries the whole datagram (and so on
+        // once more, for fragments inside a tunnel inside fragments).
+        let (datagram, inner): (Vec<u8>, Vec<u8>);
+        let mut decoded = decode::decode_frame(frame.link_type, frame.data, frame.orig_len);
+        if let Some(d) = self.frags.complete(&decoded.net, frame.ts_ns) {
+            datagram = d;
+            decoded.net = decode::decode_ip(&datagram);
+            if let Some(d) = self.frags.complete(&decoded.net, frame.ts_ns) {
+                inner = d;
+                decoded.net = decode::decode_ip(&inner);
+            }
+        }
         let mut info = None;
         let proto = match decoded.net {
-            Ok(Net::Ip { src, dst, transport }) => self.transport(frame, src, dst, transport, &mut info, gate),
+            Ok(Net::Ip { src, dst, transport }) => {
+                if decoded.ip_len_exceeds_frame && matches!(transport, Transport::Tcp(_)) {
+                    self.anomalies.add(AnomalyKind::IpLengthExceedsFrame, frame.number, frame.offset, || {
+                        "IP length exceeds the frame's length: the TCP segment is what the frame holds".into()
+                    });
+                }
+                self.transport(frame, src, dst, transport, &mut info, gate)
+            }
             Ok(Net::Arp) => "arp",
             Ok(Net::OtherEther(_)) => "non_ip",
             Err(Problem::UnsupportedLinkType(lt)) => {
@@ -313,7 +333,7 @@ impl Pass {
             }
         };
         *self.totals.protocols.entry(proto).or_default() += 1;
-        for (kind, detail) in self.app.anomalies.drain(..) {
+        for (kind, detail) in self.app.anomalies.drain(..).chain(self.frags.anomalies.drain(..)) {
             self.anomalies.add(kind, frame.number, frame.offset, || detail);
         }
         let (notes, partial) = self.app.take_packet_notes();
@@ -346,10 +366,8 @@ impl Pass {
                 "icmp"
             }
             Transport::Other(_) => "other_ip",
-            Transport::Fragment(p) => {
-                self.anomalies.add(AnomalyKind::IpFragment, n, off, || format!("IP fragment (protocol {p}); fragments are not reassembled"));
-                "other_ip"
-            }
+            // Held for reassembly (or dropped: the reassembler's anomalies say why).
+            Transport::Fragment(_) => "other_ip",
             Transport::Broken(p) => {
                 self.anomalies.add(AnomalyKind::TruncatedTransportHeader, n, off, || {
                     format!("{} header cut off or invalid", if p == 6 { "TCP" } else { "UDP" })
@@ -387,7 +405,8 @@ impl Pass {
 
     fn summary<R: Read>(mut self, reader: &CaptureReader<R>, stopped: bool) -> Summary {
         self.app.finish();
-        for (kind, detail) in self.app.anomalies.drain(..) {
+        self.frags.finish();
+        for (kind, detail) in self.app.anomalies.drain(..).chain(self.frags.anomalies.drain(..)) {
             self.anomalies.add(kind, 0, 0, || detail);
         }
         let damage = reader.damage().cloned();

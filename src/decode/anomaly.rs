@@ -8,8 +8,18 @@ use serde::Serialize;
 pub enum AnomalyKind {
     /// A TCP payload cut short by the capture's snapshot length.
     SnaplenTruncated,
-    /// An IP fragment (fragments are not reassembled).
-    IpFragment,
+    /// The IP header claims more bytes than the frame holds (and the snaplen did not cut it).
+    IpLengthExceedsFrame,
+    /// IP reassembly over its bounds (datagrams or bytes in flight): a fragment dropped.
+    IpFragmentOverflow,
+    /// An IP datagram still incomplete after the reassembly timeout.
+    IpFragmentTimeout,
+    /// IP datagrams still incomplete at the end of the capture.
+    IpFragmentIncomplete,
+    /// An IP fragment that contradicts its datagram (bad offset, two ends, beyond the end).
+    IpFragmentInvalid,
+    /// An IP fragment cut short by the snapshot length.
+    IpFragmentTruncated,
     /// A TCP or UDP header cut off or invalid.
     TruncatedTransportHeader,
     /// A link type wirelab does not decode.
@@ -39,7 +49,12 @@ impl AnomalyKind {
     pub fn name(self) -> &'static str {
         match self {
             AnomalyKind::SnaplenTruncated => "snaplen_truncated",
-            AnomalyKind::IpFragment => "ip_fragment",
+            AnomalyKind::IpLengthExceedsFrame => "ip_length_exceeds_frame",
+            AnomalyKind::IpFragmentOverflow => "ip_fragment_overflow",
+            AnomalyKind::IpFragmentTimeout => "ip_fragment_timeout",
+            AnomalyKind::IpFragmentIncomplete => "ip_fragment_incomplete",
+            AnomalyKind::IpFragmentInvalid => "ip_fragment_invalid",
+            AnomalyKind::IpFragmentTruncated => "ip_fragment_truncated",
             AnomalyKind::TruncatedTransportHeader => "truncated_transport_header",
             AnomalyKind::UnsupportedLinkType => "unsupported_link_type",
             AnomalyKind::MalformedFrame => "malformed_frame",

@@ -126,6 +126,23 @@ fn mac(m: [u8; 6]) -> String {
     m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }
 
+/// A held IP fragment's Info, as tshark words it.
+fn fragment_info(f: &crate::decode::Frag<'_>) -> String {
+    if f.v6 {
+        return format!("IPv6 fragment (off={} more={} ident={:#010x} nxt={})", f.offset, if f.more { "y" } else { "n" }, f.id, f.proto);
+    }
+    let name = match f.proto {
+        1 => "ICMP ",
+        4 => "IPIP ",
+        6 => "TCP ",
+        17 => "UDP ",
+        41 => "IPv6 ",
+        47 => "Generic Routing Encapsulation ",
+        _ => "",
+    };
+    format!("Fragmented IP protocol (proto={name}{}, off={}, ID={:04x})", f.proto, f.offset, f.id)
+}
+
 fn columns(frame: &Frame<'_>, decoded: &Decoded<'_>, tcp: Option<&PacketInfo>) -> (String, String, String, String) {
     let (msrc, mdst) = decoded.mac.map(|(s, d)| (mac(s), mac(d))).unwrap_or_default();
     match decoded.net {
@@ -141,9 +158,7 @@ fn columns(frame: &Frame<'_>, decoded: &Decoded<'_>, tcp: Option<&PacketInfo>) -
                     (s, d, if is6 { "ICMPv6" } else { "ICMP" }.into(), icmp_info(is6, kind, code))
                 }
                 Transport::Other(p) => (s, d, (if v6 { "IPv6" } else { "IPv4" }).into(), format!("IP protocol {p}")),
-                Transport::Fragment(p) => {
-                    (s, d, (if v6 { "IPv6" } else { "IPv4" }).into(), format!("Fragmented IP protocol (proto={p})"))
-                }
+                Transport::Fragment(f) => (s, d, (if v6 { "IPv6" } else { "IPv4" }).into(), fragment_info(&f)),
                 Transport::Broken(p) => {
                     (s, d, (if p == 6 { "TCP" } else { "UDP" }).into(), "[Malformed Packet]".into())
                 }
