@@ -309,27 +309,26 @@ impl Pass {
                 decoded.net = decode::decode_ip(&inner);
             }
         }
-        let mut info = None;
-        let proto = match decoded.net {
+        let (proto, info) = match decoded.net {
             Ok(Net::Ip { src, dst, transport }) => {
                 if decoded.ip_len_exceeds_frame && matches!(transport, Transport::Tcp(_)) {
                     self.anomalies.add(AnomalyKind::IpLengthExceedsFrame, frame.number, frame.offset, || {
                         "IP length exceeds the frame's length: the TCP segment is what the frame holds".into()
                     });
                 }
-                self.transport(frame, src, dst, transport, &mut info, gate)
+                self.transport(frame, src, dst, transport, gate)
             }
-            Ok(Net::Arp) => "arp",
-            Ok(Net::OtherEther(_)) => "non_ip",
+            Ok(Net::Arp) => ("arp", None),
+            Ok(Net::OtherEther(_)) => ("non_ip", None),
             Err(Problem::UnsupportedLinkType(lt)) => {
                 self.anomalies.add(AnomalyKind::UnsupportedLinkType, frame.number, frame.offset, || {
                     format!("link type {} ({}) is not decoded", lt, linktype::name(lt))
                 });
-                "undecodable"
+                ("undecodable", None)
             }
             Err(Problem::Malformed(why)) => {
                 self.anomalies.add(AnomalyKind::MalformedFrame, frame.number, frame.offset, || why.to_string());
-                "undecodable"
+                ("undecodable", None)
             }
         };
         *self.totals.protocols.entry(proto).or_default() += 1;
@@ -340,21 +339,21 @@ impl Pass {
         gate.tell(|o| o.packet(frame, &decoded, info.as_ref(), PacketApp { notes: &notes, partial }));
     }
 
-    /// The transport layer of an IP frame; returns its protocol family.
+    /// The transport layer of an IP frame: its protocol family, and the tracker's reading of
+    /// a TCP segment.
     fn transport<O: Observer + ?Sized>(
         &mut self,
         frame: &Frame<'_>,
         src: std::net::IpAddr,
         dst: std::net::IpAddr,
         transport: Transport<'_>,
-        info: &mut Option<PacketInfo>,
         gate: &mut Gate<'_, O>,
-    ) -> &'static str {
+    ) -> (&'static str, Option<PacketInfo>) {
         let (n, off) = (frame.number, frame.offset);
-        match transport {
+        let proto = match transport {
             Transport::Tcp(seg) => {
-                *info = Some(self.tcp(frame, SocketAddr::new(src, seg.sport), SocketAddr::new(dst, seg.dport), &seg, gate));
-                "tcp"
+                let info = self.tcp(frame, SocketAddr::new(src, seg.sport), SocketAddr::new(dst, seg.dport), &seg, gate);
+                return ("tcp", Some(info));
             }
             Transport::Udp { .. } => "udp",
             Transport::Icmp { quoted_tcp, .. } => {
@@ -374,7 +373,8 @@ impl Pass {
                 });
                 "other_ip"
             }
-        }
+        };
+        (proto, None)
     }
 
     /// A TCP segment: into the tracker, its stream events to the observer and the application layer.

@@ -31,8 +31,7 @@ pub fn analyze(a: AnalyzeArgs) -> Result<u8> {
     );
     let opts = analysis::Options { no_packet_notes: !a.packets && a.export.is_none(), ..Default::default() };
     let s = analyze_input(opened.input, &mut obs, &opts).with_context(|| format!("reading {name}"))?;
-    let (export, list, kept, progress) = obs;
-    drop(list);
+    let (export, _, kept, progress) = obs;
     finish_export(export, &s, a.export.as_deref())?;
     drop(progress);
     if a.json {

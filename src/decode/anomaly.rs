@@ -4,7 +4,8 @@ use serde::Serialize;
 
 /// One kind of anomaly. Its [`name`](AnomalyKind::name) is the stable snake_case key used in
 /// JSON, the anomalies table and the exports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum AnomalyKind {
     /// A TCP payload cut short by the capture's snapshot length.
     SnaplenTruncated,
@@ -76,19 +77,21 @@ impl std::fmt::Display for AnomalyKind {
     }
 }
 
-impl Serialize for AnomalyKind {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn names_are_snake_case_json_strings() {
-        assert_eq!(serde_json::to_string(&AnomalyKind::CaptureDamaged).unwrap(), "\"capture_damaged\"");
-        assert_eq!(AnomalyKind::HttpHeaderTooLarge.to_string(), "http_header_too_large");
+    fn json_names_are_the_stable_names() {
+        use AnomalyKind::*;
+        let all = [
+            SnaplenTruncated, IpLengthExceedsFrame, IpFragmentOverflow, IpFragmentTimeout, IpFragmentIncomplete, IpFragmentInvalid, IpFragmentTruncated, TruncatedTransportHeader, UnsupportedLinkType, MalformedFrame, CaptureDamaged, HttpMalformed,
+            HttpHeaderTooLarge, HttpGap, HttpTruncated, WsMalformed, WsGap, WsInflate,
+        ];
+        for k in all {
+            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.name()));
+        }
+        assert_eq!(CaptureDamaged.to_string(), "capture_damaged");
+        assert_eq!(HttpHeaderTooLarge.name(), "http_header_too_large");
     }
 }

@@ -279,4 +279,19 @@ mod tests {
         assert_eq!(tcp_info(&seg, &info), "60720 → 6810 [SYN] Seq=0 Win=65495 Len=0 MSS=65495 SACK_PERM TSval=1 TSecr=0 WS=128");
         assert_eq!(flag_names(FIN | PSH | ACK), "FIN, PSH, ACK");
     }
+
+    #[test]
+    fn info_words_the_typed_notes_and_keeps_reserved_opcodes_apart() {
+        let ws = |opcode, fin, masked| AppNote::Ws { opcode, fin, masked };
+        let notes = [ws(Opcode::Text, true, true)];
+        assert_eq!(app_info(&notes), Some(("WebSocket", "WebSocket Text [FIN] [MASKED]".to_string())));
+        let notes = [ws(Opcode::Reserved(3), false, false), ws(Opcode::Reserved(11), true, false)];
+        assert_eq!(
+            app_info(&notes).unwrap().1,
+            "WebSocket Non-Control Reserved[FRAGMENT] WebSocket Control Reserved [FIN] "
+        );
+        let notes = [AppNote::Http(Note::Response { line: "HTTP/1.1 200 OK".into(), content_type: Some("text/html; charset=utf-8".into()) })];
+        assert_eq!(app_info(&notes), Some(("HTTP", "HTTP/1.1 200 OK  (text/html)".to_string())));
+        assert_eq!(app_info(&[]), None);
+    }
 }

@@ -289,3 +289,51 @@ pub fn ws_messages(o: &mut impl Write, rows: &[WsMessage], total: u64, t0_s: f64
     o.write_all(tb.render().as_bytes())?;
     more(o, shown, total, "messages", limit)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn(index: u32) -> Conn {
+        Conn {
+            index,
+            a: "10.0.0.1:1000".parse().unwrap(),
+            b: "10.0.0.2:80".parse().unwrap(),
+            first_ns: 0,
+            last_ns: 0,
+            packets: [1, 0],
+            bytes: [60, 0],
+            payload: [0, 0],
+            syn: 1,
+            syn_ack: 0,
+            fin: 0,
+            rst: 0,
+            handshake: false,
+            handshake_rtt_ns: None,
+            close: None,
+            history: "S".into(),
+            retransmissions: 0,
+            out_of_order: 0,
+            dup_acks: 0,
+            zero_windows: 0,
+            lost_segments: 0,
+            missing: [0, 0],
+            first_frame: 1,
+        }
+    }
+
+    #[test]
+    fn a_cut_table_ends_with_the_callers_hint() {
+        let conns: Vec<Conn> = (0..5).map(conn).collect();
+        let mut out = Vec::new();
+        conversations(&mut out, &conns, 0.0, Some(Limit { rows: 2, more_hint: "see --every-row" })).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        // Header, rule, two rows, the hint.
+        assert_eq!(text.lines().count(), 2 + 2 + 1, "{text}");
+        assert!(text.ends_with("… 3 more connections (see --every-row)\n"), "{text}");
+        let mut out = Vec::new();
+        conversations(&mut out, &conns, 0.0, None).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains("more connections") && text.lines().count() == 2 + 5, "{text}");
+    }
+}
