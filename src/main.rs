@@ -142,6 +142,10 @@ exported tables). Exit codes: 0 all expectations hold, 1 one failed (or the run 
         #[arg(long, default_value_t = 1)]
         repeat: u32,
     },
+    /// Bring up an emulated link (RTT, rate, loss) between two network namespaces until Ctrl-C (needs root).
+    #[command(after_help = "Prints each side's namespace, address and TUN device; run tools there with \
+`ip netns exec NS ...`. Example: sudo wirelab link --rtt-ms 50 --rate-mbit 10 --capture c.pcapng")]
+    Link(LinkArgs),
     /// Capture live traffic with libpcap into a pcapng file (needs root or CAP_NET_RAW).
     #[command(after_help = "Example: sudo wirelab capture -i lo -f 'tcp port 8080' -o captures/web.pcapng --duration 10\n\n\
 Ctrl-C stops it early; the file is a valid pcapng either way. Without privileges it says how to get \
@@ -562,6 +566,7 @@ fn run(cli: Cli) -> Result<u8> {
         }
         #[cfg(not(feature = "export"))]
         Command::RunScenario { .. } => anyhow::bail!("this wirelab was built without the `export` feature that scenarios need"),
+        Command::Link(args) => link_up(args),
         Command::Capture { interface, filter, output, duration, snaplen, buffer_mib } => {
             use wirelab::capture::live::{LiveCapture, LiveConfig};
             let comment = format!(
@@ -824,4 +829,71 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(warn_damage(&s, &name))
         }
     }
+}
+
+#[derive(clap::Args)]
+struct LinkArgs {
+    /// Round-trip time the link adds (half each way), in ms.
+    #[arg(long, default_value_t = 0.0)]
+    rtt_ms: f64,
+    /// Link rate in Mbit/s (default: unlimited).
+    #[arg(long)]
+    rate_mbit: Option<f64>,
+    /// Probability that a packet is lost, each way.
+    #[arg(long, default_value_t = 0.0)]
+    loss: f64,
+    /// Drop-tail queue size in packets (default 1000).
+    #[arg(long, conflicts_with = "queue_bytes")]
+    queue_packets: Option<u64>,
+    /// Drop-tail queue size in bytes.
+    #[arg(long)]
+    queue_bytes: Option<u64>,
+    /// Seed of the loss generator.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Capture on the client's TUN device into this pcapng file.
+    #[arg(long)]
+    capture: Option<PathBuf>,
+    /// Tear down after this many seconds (default: at Ctrl-C or SIGTERM).
+    #[arg(long)]
+    duration: Option<f64>,
+}
+
+/// `wirelab link`: the emulated link alone, held up until a signal, then torn down.
+fn link_up(a: LinkArgs) -> Result<u8> {
+    use wirelab::link::{EmulatedLink, LinkConfig, Queue, Side};
+    let queue = match (a.queue_packets, a.queue_bytes) {
+        (_, Some(b)) => Queue::Bytes(b),
+        (p, None) => Queue::Packets(p.unwrap_or(1000)),
+    };
+    let rtt = std::time::Duration::try_from_secs_f64(a.rtt_ms / 1e3).context("bad --rtt-ms")?;
+    let cfg = LinkConfig { rtt, rate_bps: a.rate_mbit.map(|r| (r * 1e6) as u64), loss: a.loss, queue, seed: a.seed };
+    let mut link = EmulatedLink::up(&cfg)?;
+    let capture = match &a.capture {
+        Some(p) => Some(link.capture_client(&Default::default(), p)?),
+        None => None,
+    };
+    for (label, side, addr) in [("server", Side::Server, link.server_addr()), ("client", Side::Client, link.client_addr())] {
+        println!("{label}: ns {} addr {addr} tun {}", link.ns_name(side), link.tun_name(side));
+    }
+    println!("link up: {}; Ctrl-C stops", cfg.describe());
+    io::stdout().flush()?;
+    runtime(1)?.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let forever = std::time::Duration::from_secs(u64::MAX / 4);
+        tokio::select! {
+            _ = tokio::time::sleep(a.duration.map_or(forever, |d| std::time::Duration::from_secs_f64(d.max(0.0)))) => {}
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        anyhow::Ok(())
+    })?;
+    let cap = capture.map(|c| c.stop()).transpose()?;
+    link.down()?;
+    let st = link.stats();
+    println!("link down: server->client {} packets ({} lost, {} queue drops), client->server {} packets ({} lost, {} queue drops){}",
+        st.server_to_client.packets, st.server_to_client.lost, st.server_to_client.queue_drops,
+        st.client_to_server.packets, st.client_to_server.lost, st.client_to_server.queue_drops,
+        cap.map(|c| format!("; captured {} packets", c.packets)).unwrap_or_default());
+    Ok(exit::OK)
 }
