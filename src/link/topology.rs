@@ -38,6 +38,9 @@ pub const CLIENT_ADDR: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
 pub const PREFIX_LEN: u8 = 30;
 /// The TUN devices' MTU (an Ethernet-sized link: TCP's MSS is 1460 bytes, 1448 with timestamps).
 pub const MTU: u16 = 1500;
+/// Packets the kernel may queue on a TUN device for the forwarder to read (the default, 500,
+/// overflows in bursts when the forwarder is descheduled on a busy machine).
+pub const TUN_TXQUEUE: u32 = 5000;
 /// The TUN device in the server namespace.
 pub const SERVER_TUN: &str = "wirelab-srv";
 /// The TUN device in the client namespace (capture here: link type raw IP).
@@ -209,6 +212,7 @@ fn make_tun(name: &str, addr: Ipv4Addr) -> Result<SyncDevice, LinkError> {
     DeviceBuilder::new()
         .name(name)
         .mtu(MTU)
+        .tx_queue_len(TUN_TXQUEUE)
         .ipv4(addr, PREFIX_LEN, None)
         .enable(true)
         .build_sync()

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# bench/link.sh: the emulated link's own cost (src/link/), with no delay, rate or loss configured.
+#  1. Throughput: iperf3 TCP from the client namespace to the server namespace through
+#     `wirelab link` (every packet crosses two TUN devices and the user-space shaper).
+#     Target: >= 1 Gbit/s.
+#  2. Added latency at RTT 0: a TCP ping-pong (1 byte each way, TCP_NODELAY, python3) across the
+#     link, beside the same ping-pong on the loopback of a private namespace; the difference of
+#     the medians is what the link adds to one round trip.
+# Needs root, iperf3, python3 and iproute2. Creates only its own namespaces and removes them.
+# Usage (root): bench/link.sh   (WIRELAB=path to skip the release build; SECONDS_LOAD=5; PINGS=2000)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT="$ROOT/bench/out"; mkdir -p "$OUT"
+LOAD=${SECONDS_LOAD:-5}
+PINGS=${PINGS:-2000}
+if [ -z "${WIRELAB:-}" ]; then
+  (cd "$ROOT" && cargo build --release --quiet --no-default-features)
+  WIRELAB="${CARGO_TARGET_DIR:-$ROOT/target}/release/wirelab"
+fi
+LO_NS=wl-linkbench-$$
+link_pid=""; pids=()
+cleanup() {
+  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  [ -n "$link_pid" ] && { kill -INT "$link_pid" 2>/dev/null || true; wait "$link_pid" 2>/dev/null || true; }
+  ip netns del $LO_NS 2>/dev/null || true
+}
+trap cleanup EXIT
+
+"$WIRELAB" link > "$OUT/link-up.txt" & link_pid=$!
+for _ in $(seq 100); do grep -q '^link up' "$OUT/link-up.txt" 2>/dev/null && break; sleep 0.05; done
+SRV=$(awk '/^server:/ {print $3}' "$OUT/link-up.txt"); CLI=$(awk '/^client:/ {print $3}' "$OUT/link-up.txt")
+SADDR=$(awk '/^server:/ {print $5}' "$OUT/link-up.txt")
+[ -n "$SRV" ] && [ -n "$CLI" ] || { echo "link did not come up:"; cat "$OUT/link-up.txt"; exit 1; }
+
+# 1. Throughput.
+ip netns exec "$SRV" iperf3 -s -1 -p 5301 > /dev/null 2>&1 & pids+=($!)
+sleep 0.5
+ip netns exec "$CLI" iperf3 -c "$SADDR" -p 5301 -t "$LOAD" -J > "$OUT/link-iperf3.json"
+gbps=$(python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print('%.2f' % (j['end']['sum_received']['bits_per_second']/1e9))" "$OUT/link-iperf3.json")
+retr=$(python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print(j['end']['sum_sent'].get('retransmits',0))" "$OUT/link-iperf3.json")
+
+# 2. Added latency: TCP ping-pong across the link, and on a namespace's loopback.
+PINGPONG=$(cat <<'EOF'
+import socket, sys, time, statistics
+role, host, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+if role == "server":
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((host, port)); s.listen(1)
+    print("ready", flush=True)
+    c, _ = s.accept(); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    while (b := c.recv(1)):
+        c.sendall(b)
+else:
+    for _ in range(100):
+        try:
+            c = socket.create_connection((host, port)); break
+        except OSError:
+            time.sleep(0.05)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    rtts = []
+    for i in range(n):
+        t = time.perf_counter_ns(); c.sendall(b"x"); c.recv(1); rtts.append(time.perf_counter_ns() - t)
+    rtts = rtts[n // 10:]  # warm-up
+    print("%.1f %.1f" % (statistics.median(rtts) / 1e3, sorted(rtts)[int(len(rtts) * 0.99)] / 1e3))
+EOF
+)
+pingpong() { # server-ns client-ns host
+  ip netns exec "$1" python3 -c "$PINGPONG" server "$3" 5302 0 > /dev/null & pids+=($!)
+  ip netns exec "$2" python3 -c "$PINGPONG" client "$3" 5302 "$PINGS"
+}
+read -r link_med link_p99 < <(pingpong "$SRV" "$CLI" "$SADDR")
+ip netns add $LO_NS; ip -n $LO_NS link set lo up
+read -r lo_med lo_p99 < <(pingpong $LO_NS $LO_NS 127.0.0.1)
+added=$(python3 -c "print('%.1f' % ($link_med - $lo_med))")
+
+printf '%-44s %10s\n' "measure" "value"
+printf '%-44s %10s\n' "throughput, no delay (iperf3 TCP, ${LOAD} s)" "$gbps Gbit/s"
+printf '%-44s %10s\n' "iperf3 retransmissions" "$retr"
+printf '%-44s %10s\n' "TCP ping-pong RTT across the link (median)" "$link_med us"
+printf '%-44s %10s\n' "TCP ping-pong RTT on loopback (median)" "$lo_med us"
+printf '%-44s %10s\n' "added latency at RTT 0 (median difference)" "$added us"
+printf '%-44s %10s\n' "p99 across the link / on loopback" "$link_p99 / $lo_p99 us"
+printf '{"gbit_s":%s,"iperf3_retransmits":%s,"link_rtt_median_us":%s,"loopback_rtt_median_us":%s,"added_latency_us":%s}\n' \
+  "$gbps" "$retr" "$link_med" "$lo_med" "$added" > "$OUT/link.json"
+echo "target: >= 1 Gbit/s with no delay; results in bench/out/link.json"
