@@ -178,6 +178,7 @@ fn syn_to_syn_ack_in_the_client_capture_is_the_configured_rtt() {
     // non-preemptible kernel) schedules late adds a few ms to the odd packet: at most one
     // handshake in ten may be such an outlier, and the median is within 1 ms.
     let median = spacing[spacing.len() / 2];
+    eprintln!("SYN -> SYN-ACK at RTT 50 ms over {} handshakes: min {:.3} median {median:.3} max {:.3} ms", spacing.len(), spacing[0], spacing[spacing.len() - 1]);
     let within = spacing.iter().filter(|&&ms| ms - 50.0 <= 1.0).count();
     assert!(median - 50.0 <= 1.0, "median SYN -> SYN-ACK {median:.3} ms, configured RTT 50 ms: {spacing:?}");
     assert!(within * 10 >= spacing.len() * 9, "{within} of {} handshakes within 1 ms of the RTT: {spacing:?}", spacing.len());
@@ -218,6 +219,7 @@ fn with_a_rate_a_large_object_takes_its_size_over_the_rate() {
     let measured = t.last().unwrap() - t.first().unwrap();
     let model = SIZE as f64 * 8.0 / 10e6;
     let dev = (measured - model) / model * 100.0;
+    eprintln!("transfer of {SIZE} bytes at 10 Mbit/s: {measured:.3} s on the wire, O/R {model:.3} s ({dev:+.2}%)");
     assert!(dev.abs() <= 5.0, "transfer {measured:.3} s, O/R {model:.3} s: {dev:+.1}%");
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -231,20 +233,44 @@ fn with_loss_the_analyzer_counts_the_retransmissions_tshark_counts() {
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(root.join("mid.bin"), vec![b'y'; 400_000]).unwrap();
     let cap = dir.join("c.pcapng");
+    let srv_cap = dir.join("s.pcapng");
     let link = Link::up(&["--rtt-ms", "10", "--loss", "0.03", "--seed", "7", "--capture", cap.to_str().unwrap()]);
+    // Also a capture on the server's TUN device, by `wirelab capture` run inside the server
+    // namespace: there every data segment the link loses was seen once before it is resent.
+    let mut srv_capture = link
+        .wirelab_in(&link.srv, &["capture", "-i", "wirelab-srv", "-f", "tcp", "-o", srv_cap.to_str().unwrap()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut srv_err = BufReader::new(srv_capture.stderr.take().unwrap());
+    srv_err.read_line(&mut line).unwrap();
+    assert!(line.contains("capturing on wirelab-srv"), "{line}");
     let (mut server, url) = link.serve(&root);
-    let _ = link.fetch(&format!("{url}mid.bin"), "persistent");
+    for _ in 0..3 {
+        let _ = link.fetch(&format!("{url}mid.bin"), "persistent");
+    }
     let _ = server.kill();
     let _ = server.wait();
+    signal(srv_capture.id(), "INT");
+    let mut rest_err = String::new();
+    srv_err.read_to_string(&mut rest_err).unwrap();
+    assert!(srv_capture.wait().unwrap().success(), "{rest_err}");
     let (code, rest) = link.stop();
     assert_eq!(code, Some(0));
     let lost: u64 = rest.split(" lost").filter_map(|p| p.rsplit('(').next()?.trim().parse::<u64>().ok()).sum();
     assert!(lost > 0, "the link lost packets: {rest}");
-    let j = analyze_json(&cap);
-    let tshark = tshark_tcp_counts(&cap);
-    let retrans = j["tcp"]["retransmissions"].as_u64().unwrap();
-    assert!(retrans > 0, "{}", j["tcp"]);
-    assert_eq!(retrans, tshark[5], "wirelab vs tshark tcp.analysis.retransmission");
+    let mut total = 0;
+    for (side, cap) in [("client", &cap), ("server", &srv_cap)] {
+        let j = analyze_json(cap);
+        let tshark = tshark_tcp_counts(cap);
+        let retrans = j["tcp"]["retransmissions"].as_u64().unwrap();
+        eprintln!("loss 3%: the link lost {lost} packets; retransmissions in the {side}-side capture: wirelab {retrans}, tshark {}", tshark[5]);
+        assert_eq!(retrans, tshark[5], "{side} side: wirelab vs tshark tcp.analysis.retransmission");
+        assert_eq!(TCP_COUNT_KEYS.map(|k| j["tcp"][k].as_u64().unwrap()), tshark, "{side} side: every TCP count");
+        total += retrans;
+    }
+    assert!(total > 0, "the analyzer reports retransmissions");
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -284,8 +310,15 @@ fn the_library_api_serves_tokio_across_the_link_and_tears_down_twice() {
     // A connect is one round trip of the link: at least 20 ms (a generous ceiling above).
     assert!((20.0..1000.0).contains(&connect_ms), "connect took {connect_ms:.2} ms");
     assert!(link.stats().client_to_server.packets >= 4, "{:?}", link.stats());
+    // Hold the client namespace open past the teardown, to look inside it afterwards.
+    let held = std::fs::File::open(format!("/run/netns/{}", link.ns_name(wirelab::link::Side::Client))).unwrap();
     link.down().unwrap();
     link.down().unwrap();
+    use std::os::fd::AsRawFd;
+    let inside = Command::new("nsenter").arg(format!("--net=/proc/{}/fd/{}", std::process::id(), held.as_raw_fd())).args(["ip", "-o", "link"]).output().unwrap();
+    let inside = String::from_utf8_lossy(&inside.stdout);
+    assert!(inside.contains(": lo:") && !inside.contains("wirelab-cli"), "the TUN device is gone: {inside}");
+    drop(held);
     assert!(!link.is_up());
     drop(link);
     assert_eq!(namespaces_of(std::process::id()), Vec::<String>::new());
