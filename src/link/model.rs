@@ -17,11 +17,13 @@
 //! RTT for ACKs; in slow start the window then grows by the segments acknowledged (doubling per
 //! round). The window-aware variant counts those rounds: a response of `O` bytes sent with a
 //! window of `w` segments needs `k` rounds, the least with `w(2^k − 1)·MSS ≥ O`, i.e. `k − 1` RTTs
-//! more than the textbook. Its further assumptions: a persistent connection keeps its grown
-//! window from one response to the next (requests follow at once, so Linux's
-//! slow-start-after-idle does not apply); slow start never ends early (no loss; ssthresh is
-//! not reached); parallel connections run in rounds of X, each round as long as its largest
-//! response; the request always fits in one segment; server time is zero.
+//! more than the textbook. Its further assumptions: a persistent connection keeps its window
+//! from one response to the next (requests follow at once, so Linux's slow-start-after-idle
+//! does not apply), and the window grows only while it is used (Linux's `tcp_is_cwnd_limited`:
+//! up to twice what was in flight), so small responses do not open it; slow start never ends
+//! early (no loss; ssthresh is not reached) and is not paced (Reno or CUBIC, not BBR: the
+//! emulated link's namespaces use them); parallel connections run in rounds of X, each round
+//! as long as its largest response; the request always fits in one segment; server time is zero.
 
 use std::time::Duration;
 
@@ -88,14 +90,19 @@ struct SlowStart {
 }
 
 impl SlowStart {
-    /// Rounds (RTTs of sending) to deliver `bytes`; the window grows by what each round sent.
+    /// Rounds (RTTs of sending) to deliver `bytes`. Each ACKed segment adds one to the window,
+    /// but, as Linux does (`tcp_is_cwnd_limited`), only while the window is below twice what
+    /// was in flight: a full window doubles, a response smaller than half the window leaves it
+    /// as it was.
     fn rounds(&mut self, bytes: u64, mss: u64) -> u64 {
         let mut segments = bytes.div_ceil(mss).max(1);
         let mut rounds = 0;
         while segments > 0 {
             let sent = segments.min(self.cwnd);
             segments -= sent;
-            self.cwnd += sent;
+            if self.cwnd < 2 * sent {
+                self.cwnd = (self.cwnd + sent).min(2 * sent);
+            }
             rounds += 1;
         }
         rounds
@@ -168,6 +175,12 @@ mod tests {
         }
         // Pipelined: 10 × 2000 bytes = 14 segments > 10, so the objects take 2 rounds.
         assert_eq!(t(Mode::Pipelined).window_rtts, 4);
+        // A persistent connection of small responses never fills its window, so never opens it.
+        let mut ss = SlowStart { cwnd: 10 };
+        for _ in 0..10 {
+            assert_eq!(ss.rounds(2000, 1448), 1);
+        }
+        assert_eq!(ss.cwnd, 10);
     }
 
     #[test]
@@ -195,10 +208,16 @@ mod tests {
 
     #[test]
     fn a_persistent_connection_keeps_its_grown_window() {
-        // Base 100 kB: 3 rounds, window 10 → 80; then two 100 kB objects of 70 segments: 1 round each.
+        // Base 100 kB = 70 segments: rounds of 10, 20, 40 (the window grows to 80: it was full
+        // twice, then 40 of 40 in flight); then two 100 kB objects of 70 segments, 1 round each.
         let l = ModelLink::linux(ms(10), None);
         let p = Page { base: 100_000, objects: vec![100_000, 100_000] };
         assert_eq!(predict(Mode::Persistent, &p, &l).window_rtts, 1 + 3 + 1 + 1);
+        let mut ss = SlowStart { cwnd: 10 };
+        assert_eq!((ss.rounds(100_000, 1448), ss.cwnd), (3, 80));
+        // 11 segments in a window of 20: it grows to 22 at most.
+        let mut ss = SlowStart { cwnd: 20 };
+        assert_eq!((ss.rounds(11 * 1448, 1448), ss.cwnd), (1, 22));
         // Non-persistent starts each one afresh: 3 × (1 + 3).
         assert_eq!(predict(Mode::NonPersistent, &p, &l).window_rtts, 12);
         // Parallel rounds last as long as their largest response.

@@ -46,6 +46,13 @@ pub const SERVER_TUN: &str = "wirelab-srv";
 /// The TUN device in the client namespace (capture here: link type raw IP).
 pub const CLIENT_TUN: &str = "wirelab-cli";
 
+/// TCP congestion control inside both namespaces, in order of preference. Linux's default may be
+/// BBR, which paces a connection at its measured delivery rate: an application-limited
+/// connection (a page load) then sends far slower than slow start would, and neither the
+/// textbook model nor its window-aware variant describes it. CUBIC and Reno share the slow
+/// start that [`super::model`] assumes (initial window 10, doubling per round trip).
+pub const CONGESTION_CONTROL: &[&str] = &["cubic", "reno"];
+
 /// One end of the link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -202,9 +209,18 @@ impl Drop for EmulatedLink {
     }
 }
 
-/// Inside a namespace: no IPv6 (so the capture holds only the traffic under study, no router
-/// solicitations), then the TUN device with its address, up.
+/// Inside a namespace: TCP's congestion control set to [`CONGESTION_CONTROL`], no IPv6 (so the
+/// capture holds only the traffic under study, no router solicitations), then the TUN device
+/// with its address, up. (`/proc/sys/net` shows the namespace of the thread that opens it.)
 fn make_tun(name: &str, addr: Ipv4Addr) -> Result<SyncDevice, LinkError> {
+    // The first that this namespace may use (only a "non-restricted" one may be a non-initial
+    // namespace's default, and the host's allowed list may hold only reno); if none, the
+    // kernel's default stays and the link still works.
+    for cc in CONGESTION_CONTROL {
+        if std::fs::write("/proc/sys/net/ipv4/tcp_congestion_control", cc).is_ok() {
+            break;
+        }
+    }
     for knob in ["all", "default"] {
         // Absent when the kernel has no IPv6: then there is nothing to silence.
         let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{knob}/disable_ipv6"), "1");
