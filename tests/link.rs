@@ -393,3 +393,59 @@ fn without_privilege_one_line_says_what_is_needed() {
     assert!(err.contains("root") && err.contains("CAP_NET_ADMIN"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The page-load table: measured beside the window-aware model (plus the RTT-0 time) and the
+/// textbook, at RTT 20, 50 and 100 ms. The target is ±5% (bench/link.sh checks that and
+/// prints the table); as a test on a shared CI machine the gate is `WIRELAB_MODEL_TOLERANCE_PCT`,
+/// 10% unless set. Wherever the two models differ, the window-aware one must be the closer.
+#[test]
+fn page_loads_match_the_window_aware_model() {
+    use wirelab::client::fetch::Mode;
+    use wirelab::link::model::{deviation_pct, predict, ModelLink, Page};
+    need_root();
+    let _g = serial();
+    // The server's response header block is about 275 bytes; it travels in the same window.
+    const HEADER: u64 = 300;
+    let modes = [("non-persistent", Mode::NonPersistent), ("parallel:5", Mode::Parallel(5)), ("persistent", Mode::Persistent), ("pipelined", Mode::Pipelined)];
+    // The model's "server time is zero" is replaced by what the same load costs at RTT 0 over
+    // the link (server, client and forwarding time: a few ms in a debug build on a busy
+    // machine), so the deviation is that of the RTT-dependent part the model describes.
+    let tolerance: f64 = std::env::var("WIRELAB_MODEL_TOLERANCE_PCT").ok().and_then(|v| v.parse().ok()).unwrap_or(10.0);
+    let mut base_time = [Duration::ZERO; 4];
+    let mut failures = Vec::new();
+    eprintln!("{:>6} {:<15} {:>10} {:>12} {:>8} {:>10} {:>8}", "rtt", "mode", "measured", "window+rtt0", "dev", "textbook", "dev");
+    for rtt in [0u64, 20, 50, 100] {
+        let link = Link::up(&["--rtt-ms", &rtt.to_string()]);
+        let (mut server, url) = link.serve(&www());
+        for (i, (name, mode)) in modes.into_iter().enumerate() {
+            // The best of three loads: scheduling noise on a shared machine only ever adds time.
+            let runs: Vec<serde_json::Value> = (0..3).map(|_| link.fetch(&format!("{url}BaseFile.html"), name)).collect();
+            let j = &runs[0];
+            let page = Page {
+                base: j[0]["base"]["bytes"].as_u64().unwrap() + HEADER,
+                objects: j[0]["objects"].as_array().unwrap().iter().map(|o| o["bytes"].as_u64().unwrap() + HEADER).collect(),
+            };
+            let measured = runs.iter().map(|j| Duration::from_secs_f64(j[0]["total_ms"].as_f64().unwrap() / 1e3)).min().unwrap();
+            if rtt == 0 {
+                base_time[i] = measured;
+                continue;
+            }
+            let p = predict(mode, &page, &ModelLink::linux(Duration::from_millis(rtt), None));
+            let window = p.window_aware + base_time[i];
+            let (dw, dt) = (deviation_pct(measured, window), deviation_pct(measured, p.textbook));
+            let ms = |d: Duration| d.as_secs_f64() * 1e3;
+            eprintln!("{rtt:>4}ms {name:<15} {:>8.1}ms {:>10.1}ms {dw:>+7.1}% {:>8.1}ms {dt:>+7.1}%", ms(measured), ms(window), ms(p.textbook));
+            if dw.abs() > tolerance {
+                failures.push(format!("rtt {rtt} ms, {name}: measured {measured:?}, window-aware model + rtt-0 time {window:?} ({dw:+.1}%, beyond ±{tolerance}%)"));
+            }
+            if p.window_rtts != p.textbook_rtts && dw.abs() >= dt.abs() {
+                failures.push(format!("rtt {rtt} ms, {name}: the textbook ({dt:+.1}%) is closer than the window-aware model ({dw:+.1}%)"));
+            }
+        }
+        let _ = server.kill();
+        let _ = server.wait();
+        assert_eq!(link.stop().0, Some(0));
+    }
+    eprintln!("all within ±{tolerance}%: {}", failures.is_empty());
+    assert!(failures.is_empty(), "{failures:#?}");
+}

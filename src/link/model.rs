@@ -20,7 +20,8 @@
 //! more than the textbook. Its further assumptions: a persistent connection keeps its window
 //! from one response to the next (requests follow at once, so Linux's slow-start-after-idle
 //! does not apply), and the window grows only while it is used (Linux's `tcp_is_cwnd_limited`:
-//! up to twice what was in flight), so small responses do not open it; slow start never ends
+//! up to twice what was in flight), so small responses do not open it; the receiver's window
+//! starts at 64 KiB (Linux's default) and doubles in each round it limits; slow start never ends
 //! early (no loss; ssthresh is not reached) and is not paced (Reno or CUBIC, not BBR: the
 //! emulated link's namespaces use them); parallel connections run in rounds of X, each round
 //! as long as its largest response; the request always fits in one segment; server time is zero.
@@ -31,6 +32,9 @@ use crate::client::fetch::Mode;
 
 /// Linux's initial congestion window, in segments (RFC 6928).
 pub const LINUX_INIT_CWND: u64 = 10;
+/// The receive window a Linux client first advertises with the default `tcp_rmem` (64 KiB less
+/// the window-scaling rounding: 63 × 1024 bytes).
+pub const LINUX_INIT_RWND: u64 = 64_512;
 
 /// The MSS on a link of this MTU: IPv4 (20) and TCP (20) headers and the timestamp option (12).
 pub fn mss_for_mtu(mtu: u32) -> u64 {
@@ -53,12 +57,14 @@ pub struct ModelLink {
     pub rate_bps: Option<u64>,
     pub mss: u64,
     pub init_cwnd: u64,
+    /// The receiver's first advertised window, in bytes.
+    pub init_rwnd: u64,
 }
 
 impl ModelLink {
     /// A link of this RTT and rate with an MTU of 1500 and Linux's initial window.
     pub fn linux(rtt: Duration, rate_bps: Option<u64>) -> Self {
-        ModelLink { rtt, rate_bps, mss: mss_for_mtu(1500), init_cwnd: LINUX_INIT_CWND }
+        ModelLink { rtt, rate_bps, mss: mss_for_mtu(1500), init_cwnd: LINUX_INIT_CWND, init_rwnd: LINUX_INIT_RWND }
     }
 }
 
@@ -83,10 +89,11 @@ pub fn deviation_pct(measured: Duration, model: Duration) -> f64 {
     (measured.as_secs_f64() - model.as_secs_f64()) / model.as_secs_f64() * 100.0
 }
 
-/// A TCP sender in slow start: its window in segments.
+/// A TCP sender in slow start: its congestion window and the receiver's window, in segments.
 #[derive(Debug, Clone, Copy)]
 struct SlowStart {
     cwnd: u64,
+    rwnd: u64,
 }
 
 impl SlowStart {
@@ -98,10 +105,15 @@ impl SlowStart {
         let mut segments = bytes.div_ceil(mss).max(1);
         let mut rounds = 0;
         while segments > 0 {
-            let sent = segments.min(self.cwnd);
+            let sent = segments.min(self.cwnd).min(self.rwnd);
             segments -= sent;
             if self.cwnd < 2 * sent {
                 self.cwnd = (self.cwnd + sent).min(2 * sent);
+            }
+            if sent == self.rwnd {
+                // The receiver's window was the limit: autotuning grows it about twofold per
+                // round trip while the application reads as fast as data comes.
+                self.rwnd *= 2;
             }
             rounds += 1;
         }
@@ -117,8 +129,8 @@ pub fn predict(mode: Mode, page: &Page, link: &ModelLink) -> Prediction {
         Some(r) if r > 0 => Duration::from_secs_f64(total as f64 * 8.0 / r as f64),
         _ => Duration::ZERO,
     };
-    let fresh = || SlowStart { cwnd: link.init_cwnd.max(1) };
     let mss = link.mss.max(1);
+    let fresh = || SlowStart { cwnd: link.init_cwnd.max(1), rwnd: (link.init_rwnd / mss).max(1) };
     // Each response costs one RTT for its request plus (rounds − 1) extra.
     let (textbook_rtts, window_rtts) = match mode {
         Mode::NonPersistent => {
@@ -176,7 +188,7 @@ mod tests {
         // Pipelined: 10 × 2000 bytes = 14 segments > 10, so the objects take 2 rounds.
         assert_eq!(t(Mode::Pipelined).window_rtts, 4);
         // A persistent connection of small responses never fills its window, so never opens it.
-        let mut ss = SlowStart { cwnd: 10 };
+        let mut ss = SlowStart { cwnd: 10, rwnd: 1000 };
         for _ in 0..10 {
             assert_eq!(ss.rounds(2000, 1448), 1);
         }
@@ -196,10 +208,10 @@ mod tests {
     fn a_large_response_costs_slow_start_rounds() {
         // 100 kB at MSS 1448 = 70 segments; windows 10, 20, 40: 3 rounds = 2 extra RTTs.
         let l = ModelLink::linux(ms(50), None);
-        assert_eq!(SlowStart { cwnd: 10 }.rounds(100_000, 1448), 3);
-        assert_eq!(SlowStart { cwnd: 10 }.rounds(14_480, 1448), 1);
-        assert_eq!(SlowStart { cwnd: 10 }.rounds(14_481, 1448), 2);
-        assert_eq!(SlowStart { cwnd: 10 }.rounds(0, 1448), 1);
+        assert_eq!(SlowStart { cwnd: 10, rwnd: 1000 }.rounds(100_000, 1448), 3);
+        assert_eq!(SlowStart { cwnd: 10, rwnd: 1000 }.rounds(14_480, 1448), 1);
+        assert_eq!(SlowStart { cwnd: 10, rwnd: 1000 }.rounds(14_481, 1448), 2);
+        assert_eq!(SlowStart { cwnd: 10, rwnd: 1000 }.rounds(0, 1448), 1);
         let p = Page { base: 100_000, objects: vec![] };
         let np = predict(Mode::NonPersistent, &p, &l);
         assert_eq!((np.textbook_rtts, np.window_rtts), (2, 4));
@@ -210,19 +222,30 @@ mod tests {
     fn a_persistent_connection_keeps_its_grown_window() {
         // Base 100 kB = 70 segments: rounds of 10, 20, 40 (the window grows to 80: it was full
         // twice, then 40 of 40 in flight); then two 100 kB objects of 70 segments, 1 round each.
-        let l = ModelLink::linux(ms(10), None);
+        let l = ModelLink { init_rwnd: 10 << 20, ..ModelLink::linux(ms(10), None) };
         let p = Page { base: 100_000, objects: vec![100_000, 100_000] };
         assert_eq!(predict(Mode::Persistent, &p, &l).window_rtts, 1 + 3 + 1 + 1);
-        let mut ss = SlowStart { cwnd: 10 };
+        let mut ss = SlowStart { cwnd: 10, rwnd: 1000 };
         assert_eq!((ss.rounds(100_000, 1448), ss.cwnd), (3, 80));
         // 11 segments in a window of 20: it grows to 22 at most.
-        let mut ss = SlowStart { cwnd: 20 };
+        let mut ss = SlowStart { cwnd: 20, rwnd: 1000 };
         assert_eq!((ss.rounds(11 * 1448, 1448), ss.cwnd), (1, 22));
         // Non-persistent starts each one afresh: 3 × (1 + 3).
         assert_eq!(predict(Mode::NonPersistent, &p, &l).window_rtts, 12);
         // Parallel rounds last as long as their largest response.
         let q = Page { base: 1000, objects: vec![1000, 100_000, 1000] };
         assert_eq!(predict(Mode::Parallel(2), &q, &l).window_rtts, 2 + (1 + 3) + (1 + 1));
+    }
+
+    #[test]
+    fn the_receive_window_caps_a_long_pipelined_burst() {
+        // 141 segments: 10, 20, 40, then the 44-segment receive window, then 27.
+        let l = ModelLink::linux(ms(50), None);
+        assert_eq!(l.init_rwnd / l.mss, 44);
+        let p = Page { base: 2400, objects: vec![141 * 1448 / 20; 20] };
+        assert_eq!(predict(Mode::Pipelined, &p, &l).window_rtts, 1 + 1 + 5);
+        let wide = ModelLink { init_rwnd: 10 << 20, ..l };
+        assert_eq!(predict(Mode::Pipelined, &p, &wide).window_rtts, 1 + 1 + 4);
     }
 
     #[test]
