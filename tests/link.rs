@@ -307,6 +307,19 @@ fn the_library_api_serves_tokio_across_the_link_and_tears_down_twice() {
         (connect_ms, b)
     });
     assert_eq!(&echoed, b"hello");
+    // Unchanged async code on runtimes whose threads live in the namespaces: the server address
+    // exists only in the server namespace, and the client reaches it through the link.
+    let srv_rt = link.runtime(wirelab::link::Side::Server, 1).unwrap();
+    let cli_rt = link.runtime(wirelab::link::Side::Client, 1).unwrap();
+    let server_ip = link.server_addr();
+    let listener = srv_rt.block_on(srv_rt.spawn(async move { tokio::net::TcpListener::bind((server_ip, 0)).await })).unwrap().unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accept = srv_rt.spawn(async move { listener.accept().await.map(|(_, peer)| peer) });
+    let local = cli_rt.block_on(cli_rt.spawn(async move { tokio::net::TcpStream::connect((server_ip, port)).await.map(|c| c.local_addr().unwrap()) })).unwrap().unwrap();
+    assert_eq!(local.ip(), std::net::IpAddr::from(wirelab::link::topology::CLIENT_ADDR));
+    assert_eq!(srv_rt.block_on(accept).unwrap().unwrap(), local);
+    assert!(std::net::TcpListener::bind((server_ip, 0)).is_err(), "the server address does not exist outside its namespace");
+    drop((srv_rt, cli_rt));
     // A connect is one round trip of the link: at least 20 ms (a generous ceiling above).
     assert!((20.0..1000.0).contains(&connect_ms), "connect took {connect_ms:.2} ms");
     assert!(link.stats().client_to_server.packets >= 4, "{:?}", link.stats());

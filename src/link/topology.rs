@@ -11,6 +11,9 @@
 //! // A tokio socket made in the client namespace; it connects from any thread.
 //! let socket = link.client_socket()?;
 //! // ... socket.connect((link.server_addr(), port).into()).await ...
+//! // Or a whole tokio runtime inside a namespace, for async code that opens its own sockets:
+//! let rt = link.runtime(wirelab::link::Side::Client, 2)?;
+//! // rt.block_on(rt.spawn(async move { tokio::net::TcpStream::connect(...).await }))
 //! // A capture on the client's TUN device (raw IP), from inside the client namespace.
 //! let cap = link.capture_client(&wirelab::capture::live::LiveConfig::default(), "c.pcapng".as_ref())?;
 //! cap.stop()?;
@@ -23,6 +26,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use nix::sched::{setns, CloneFlags};
 use tun_rs::{DeviceBuilder, SyncDevice};
 
 use super::config::LinkConfig;
@@ -158,6 +162,29 @@ impl EmulatedLink {
     /// from any thread of a runtime then goes through the emulated link.
     pub fn client_socket(&self) -> Result<tokio::net::TcpSocket, LinkError> {
         self.in_client_ns(tokio::net::TcpSocket::new_v4)?.map_err(LinkError::io("creating a socket in the client namespace"))
+    }
+
+    /// A multi-threaded tokio runtime whose worker and blocking threads all run inside the
+    /// side's namespace, so that unchanged async code (`TcpListener::bind`,
+    /// `TcpStream::connect`, the bundled servers and clients) opens its sockets there. Only
+    /// tasks run on those threads: start the work with `rt.spawn(..)` and await its handle
+    /// (the future given to `block_on` itself runs on the calling thread, in its namespace).
+    pub fn runtime(&self, side: Side, worker_threads: usize) -> Result<tokio::runtime::Runtime, LinkError> {
+        let ns = std::sync::Arc::new(self.ns[side as usize].as_ref().ok_or(LinkError::Down)?.try_clone().map_err(LinkError::io("duplicating the namespace handle"))?);
+        let name = self.names[side as usize].clone();
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(worker_threads.max(1))
+            .thread_name(format!("wirelab-{}", if side == Side::Server { "srv" } else { "cli" }))
+            .on_thread_start(move || {
+                // The namespace exists (`up` entered it already); failing here would put a
+                // thread of the runtime in the wrong namespace, so it must not go unnoticed.
+                if let Err(e) = setns(&*ns, CloneFlags::CLONE_NEWNET) {
+                    panic!("cannot enter network namespace {name}: {e}");
+                }
+            })
+            .enable_all()
+            .build()
+            .map_err(LinkError::io("starting a runtime in the namespace"))
     }
 
     /// Starts a libpcap capture on the client's TUN device. libpcap opens a device by name in
