@@ -5,7 +5,7 @@
 #   make fuzz    run the cargo-fuzz targets for FUZZ_SECONDS each
 
 SHELL := /bin/bash
-APT_PACKAGES := libpcap-dev tshark tcpdump nginx-light wrk curl python3 python3-pip build-essential pkg-config time chromium iperf3 nftables
+APT_PACKAGES := libpcap-dev tshark tcpdump nginx-light wrk curl python3 python3-pip build-essential pkg-config time chromium iperf3 nftables iproute2 util-linux
 CARGO ?= cargo
 BIN := $(or $(CARGO_TARGET_DIR),target)/release/wirelab
 FUZZ_SECONDS ?= 60

@@ -36,6 +36,7 @@ pub mod analysis;
 pub mod capture;
 pub mod client;
 pub mod decode;
+pub mod link;
 pub mod proto;
 pub mod render;
 #[cfg(feature = "export")]

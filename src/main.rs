@@ -34,5 +34,6 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::WsEcho(a) => cli::clients::ws_echo(a),
         Command::DanmakuLoad(a) => cli::clients::danmaku_load(a),
         Command::RunScenario(a) => cli::scenario::run_scenario(a),
+        Command::Link(a) => cli::link::link(a),
     }
 }

@@ -119,15 +119,12 @@ impl LiveCapture {
             ],
         };
         let mut w = PcapNgWriter::with_section_header(BufWriter::with_capacity(1 << 20, file), section).map_err(|e| werr(&e))?;
-        let idb = InterfaceDescriptionBlock {
-            linktype: DataLink::from(cap.get_datalink().0 as u32),
-            snaplen: cfg.snaplen as u32,
-            options: vec![
-                InterfaceDescriptionOption::IfName(Cow::Owned(cfg.interface.clone())),
-                InterfaceDescriptionOption::IfTsResol(9),
-                InterfaceDescriptionOption::IfFilter(Cow::Owned(cfg.filter.clone().into_bytes())),
-            ],
-        };
+        let mut options = vec![InterfaceDescriptionOption::IfName(Cow::Owned(cfg.interface.clone())), InterfaceDescriptionOption::IfTsResol(9)];
+        // An empty if_filter option is invalid pcapng (readers reject the file): omit it.
+        if !cfg.filter.is_empty() {
+            options.push(InterfaceDescriptionOption::IfFilter(Cow::Owned(cfg.filter.clone().into_bytes())));
+        }
+        let idb = InterfaceDescriptionBlock { linktype: DataLink::from(cap.get_datalink().0 as u32), snaplen: cfg.snaplen as u32, options };
         w.write_pcapng_block(idb).map_err(|e| werr(&e))?;
         w.get_mut().flush().map_err(|e| werr(&e))?;
         let breaker = cap.breakloop_handle();

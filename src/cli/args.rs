@@ -49,6 +49,10 @@ Writes captures/<name>-<time>.pcapng and reports/<name>-<time>/ (summary.json, s
 exported tables). Exit codes: 0 all expectations hold, 1 one failed (or the run was interrupted), \
 2 usage or set-up error (bad scenario file, no capture privilege).")]
     RunScenario(RunScenarioArgs),
+    /// Bring up an emulated link (RTT, rate, loss) between two network namespaces until Ctrl-C (needs root).
+    #[command(after_help = "Prints each side's namespace, address and TUN device; run tools there with \
+`ip netns exec NS ...`. Example: sudo wirelab link --rtt-ms 50 --rate-mbit 10 --capture c.pcapng")]
+    Link(LinkArgs),
     /// Capture live traffic with libpcap into a pcapng file (needs root or CAP_NET_RAW).
     #[command(after_help = "Example: sudo wirelab capture -i lo -f 'tcp port 8080' -o captures/web.pcapng --duration 10\n\n\
 Ctrl-C stops it early; the file is a valid pcapng either way. Without privileges it says how to get \
@@ -296,4 +300,32 @@ pub struct HttpArgs {
     /// Worker threads (1 = a single-threaded event loop, like nginx with one worker).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+}
+
+#[derive(Args)]
+pub struct LinkArgs {
+    /// Round-trip time the link adds (half each way), in ms.
+    #[arg(long, default_value_t = 0.0)]
+    pub rtt_ms: f64,
+    /// Link rate in Mbit/s (default: unlimited).
+    #[arg(long)]
+    pub rate_mbit: Option<f64>,
+    /// Probability that a packet is lost, each way.
+    #[arg(long, default_value_t = 0.0)]
+    pub loss: f64,
+    /// Drop-tail queue size in packets (default 1000).
+    #[arg(long, conflicts_with = "queue_bytes")]
+    pub queue_packets: Option<u64>,
+    /// Drop-tail queue size in bytes.
+    #[arg(long)]
+    pub queue_bytes: Option<u64>,
+    /// Seed of the loss generator.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Capture on the client's TUN device into this pcapng file.
+    #[arg(long)]
+    pub capture: Option<PathBuf>,
+    /// Tear down after this many seconds (default: at Ctrl-C or SIGTERM).
+    #[arg(long)]
+    pub duration: Option<f64>,
 }

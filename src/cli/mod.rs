@@ -6,6 +6,7 @@ pub mod args;
 pub mod capture;
 pub mod clients;
 pub mod follow;
+pub mod link;
 pub mod scenario;
 pub mod serve;
 
