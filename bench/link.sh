@@ -113,6 +113,6 @@ echo "target: >= 1 Gbit/s with no delay; results in bench/out/link.json"
 
 if [ "${MODEL:-0}" = 1 ]; then
   echo; echo "page loads beside the models (best of 3 loads; target: window-aware model within +-5%):"
-  (cd "$ROOT" && WIRELAB_MODEL_TOLERANCE_PCT=5 cargo test --quiet --no-default-features --test link page_loads -- --nocapture 2>&1 \
+  (cd "$ROOT" && WIRELAB_MODEL_TOLERANCE_PCT=5 cargo test --release --quiet --no-default-features --test link page_loads -- --nocapture 2>&1 \
     | grep -E '^ +rtt|^ *[0-9]+ms|all within|panicked')
 fi
