@@ -18,7 +18,7 @@ const ROWS: usize = 25;
 
 #[cfg(feature = "export")]
 pub fn run_scenario(a: RunScenarioArgs) -> Result<u8> {
-    use wirelab::scenario::{interrupt::Interrupt, plan, repeat::run_times, RunOptions};
+    use wirelab::scenario::{interrupt::Interrupt, plan, repeat::run_times, sweep::run_sweep, RunOptions};
     let plan = match plan::load(&a.file) {
         Ok(p) => p,
         Err(e) => {
@@ -27,6 +27,10 @@ pub fn run_scenario(a: RunScenarioArgs) -> Result<u8> {
         }
     };
     let opts = RunOptions { no_capture: a.no_capture, out_root: a.out, rows: (!a.all).then_some(ROWS), interrupt: Interrupt::install()? };
-    let ok = run_times(&plan, &opts, a.repeat, &mut std::io::stdout().lock())?;
+    let mut out = std::io::stdout().lock();
+    let ok = match plan.sweep_len() {
+        1 => run_times(&plan, &opts, a.repeat, &mut out)?.ok,
+        _ => run_sweep(&plan, &opts, a.repeat, &mut out)?,
+    };
     Ok(if ok { exit::OK } else { exit::FAILED })
 }

@@ -85,6 +85,8 @@ pub struct Object {
     pub status: u16,
     /// Body bytes received.
     pub bytes: u64,
+    /// Header bytes received (the status line and header block).
+    pub header_bytes: u64,
     /// Request sent → response complete, in milliseconds, and both times from the page start.
     pub ms: f64,
     pub start_ms: f64,
@@ -233,6 +235,7 @@ fn object(path: &str, t: &Transaction, conn: u32) -> Object {
         path: path.to_string(),
         status: t.status.unwrap_or(0),
         bytes: t.response_body_bytes,
+        header_bytes: t.response_header_bytes,
         ms: t.total_ns().map_or(0.0, |n| n as f64 / 1e6),
         start_ms: ms(t.request_ns),
         end_ms: ms(t.response_last_ns),
@@ -248,7 +251,7 @@ async fn over_one(
     host: &str,
     paths: &[String],
     pipelined: bool,
-    ims: &dyn Fn(&str) -> Option<String>,
+    ims: &(dyn Fn(&str) -> Option<String> + Sync),
     clock: &Clock,
     conn: &mut Option<Conn>,
     opened: &mut u32,

@@ -14,6 +14,9 @@ pub fn compared(steps: &[StepOutcome]) -> Option<Vec<&StepOutcome>> {
 }
 
 fn signed(unit: Unit, d: f64) -> String {
+    if unit == Unit::Percent {
+        return format!("{d:+.1} points");
+    }
     let s = unit.format(d.abs());
     if d > 0.0 {
         format!("+{s}")
@@ -47,7 +50,7 @@ pub fn side_by_side(steps: &[&StepOutcome]) -> Table {
             match (values[0], values[1]) {
                 (Some(a), Some(b)) => {
                     row.push(signed(m.unit, b - a));
-                    row.push(if a != 0.0 { format!("{:.2}×", b / a) } else { "-".into() });
+                    row.push(if a != 0.0 && m.unit != Unit::Percent { format!("{:.2}×", b / a) } else { "-".into() });
                 }
                 _ => row.extend(["-".to_string(), "-".to_string()]),
             }

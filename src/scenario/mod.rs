@@ -9,6 +9,7 @@ pub mod analyze;
 pub mod compare;
 pub mod expect;
 pub mod interrupt;
+pub mod model;
 pub mod network;
 pub mod output;
 pub mod plan;
@@ -17,6 +18,7 @@ pub mod repeat;
 pub mod results;
 pub mod serve;
 pub mod steps;
+pub mod sweep;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -34,6 +36,8 @@ pub enum RunError {
     Plan(#[from] plan::PlanError),
     #[error(transparent)]
     Capture(#[from] crate::capture::live::CaptureError),
+    #[error(transparent)]
+    Link(#[from] crate::link::LinkError),
     #[error("server {server:?} cannot listen on port {port}: {source}")]
     Listen { server: String, port: u16, source: std::io::Error },
     #[error("cannot start the async runtime: {0}")]
@@ -134,27 +138,32 @@ impl Drop for Names {
 /// Runs a loaded plan through the stages after `plan`.
 pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Outcome, RunError> {
     let names = Names::new(&opts.out_root, &plan.name);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
     let net = network::Network::up(plan)?;
+    let rt = net.server_runtime()?;
     let bound = serve::bind(&net, plan)?;
     let recording = match opts.no_capture {
         true => None,
         false => Some(record::start(&net, plan, bound.filter(), &names.capture)?),
     };
     let serving = serve::start(&rt, &net, plan, bound)?;
-    let mut done = steps::run(plan, &serving, &opts.interrupt).map_err(RunError::Runtime)?;
+    let mut done = steps::run(plan, &serving, &opts.interrupt, &net)?;
     let server_errors = serving.stop(&rt, GRACE);
     opts.interrupt.test_pause("drain");
     let recorded = recording.map(|r| r.drain(&net)).transpose()?;
     rt.shutdown_timeout(Duration::from_millis(500));
+    let (network, rtt, link) = (net.describe(), net.rtt(), net.link().cloned());
+    drop(net); // the emulated link, if any, is torn down here
     opts.interrupt.test_pause("analyze");
     let analysis = recorded.as_ref().map(|r| analyze::analyze(&r.file, &names.staging, &opts.interrupt)).transpose()?;
     if let Some(a) = &analysis {
         analyze::attribute(&mut done.outcomes, a);
     }
+    if let Some(l) = &link {
+        model::beside(&mut done.outcomes, rtt, l.rate_bps);
+    }
     opts.interrupt.test_pause("check");
     let interrupted = done.interrupted || opts.interrupt.is_set();
-    let mut report = RunReport { plan, network: net.describe(), recorded, analysis, steps: done.outcomes, checked: vec![], lesson: None, interrupted, ok: false };
+    let mut report = RunReport { plan, network, recorded, analysis, steps: done.outcomes, checked: vec![], lesson: None, interrupted, ok: false };
     report.checked = check(plan, &report);
     report.lesson = compare::compared(&report.steps).and_then(|c| compare::lesson(&c));
     for e in &server_errors {

@@ -104,6 +104,41 @@ pub struct Plan {
     pub steps: Vec<StepPlan>,
     pub expect: Vec<Expectation>,
     pub allow_drops: u64,
+    /// An emulated link between the clients and the servers (loopback without one).
+    pub link: Option<LinkPlan>,
+}
+
+/// `[link]`: the emulated link's parameters; several RTTs make a sweep (one run per RTT).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkPlan {
+    pub rtts: Vec<Duration>,
+    /// Every parameter but the RTT (its `rtt` is the first of `rtts`).
+    pub config: crate::link::LinkConfig,
+}
+
+impl LinkPlan {
+    /// The link of sweep point `i`.
+    pub fn at(&self, i: usize) -> crate::link::LinkConfig {
+        crate::link::LinkConfig { rtt: self.rtts[i], ..self.config.clone() }
+    }
+}
+
+impl Plan {
+    /// The plan for one point of an RTT sweep (itself when there is no sweep).
+    pub fn sweep_point(&self, i: usize) -> Plan {
+        let mut p = self.clone();
+        if let Some(l) = &mut p.link {
+            let rtt = l.rtts[i.min(l.rtts.len() - 1)];
+            l.rtts = vec![rtt];
+            l.config.rtt = rtt;
+        }
+        p
+    }
+
+    /// How many runs a sweep makes (1 without one).
+    pub fn sweep_len(&self) -> usize {
+        self.link.as_ref().map_or(1, |l| l.rtts.len())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -189,6 +224,26 @@ struct RawScenario {
     #[serde(default)]
     expect: Vec<Spanned<String>>,
     allow_drops: S<i64>,
+    link: Option<RawLink>,
+}
+
+/// `rtt_ms = 50` or `rtt_ms = [0, 10, 20, 50, 100]`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(f64),
+    Many(Vec<f64>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLink {
+    rtt_ms: S<OneOrMany>,
+    rate_mbit: S<f64>,
+    loss: S<f64>,
+    queue_packets: S<i64>,
+    queue_bytes: S<i64>,
+    seed: S<i64>,
 }
 
 #[derive(Deserialize)]
@@ -367,7 +422,47 @@ pub fn load(path: &Path) -> Result<Plan, PlanError> {
         steps,
         expect,
         allow_drops: int_in(&loc, "allow_drops", &raw.allow_drops, 0, 0, i64::MAX)?,
+        link: raw.link.as_ref().map(|l| link(&loc, l)).transpose()?,
     })
+}
+
+fn link(loc: &Locator<'_>, raw: &RawLink) -> Result<LinkPlan, PlanError> {
+    use crate::link::{LinkConfig, Queue};
+    let max_rtt = crate::link::config::MAX_RTT.as_secs_f64() * 1e3;
+    let rtts = match &raw.rtt_ms {
+        None => vec![Duration::ZERO],
+        Some(v) => {
+            let list = match v.get_ref() {
+                OneOrMany::One(x) => vec![*x],
+                OneOrMany::Many(xs) => xs.clone(),
+            };
+            if list.is_empty() || list.len() > 50 {
+                return Err(loc.at(v.span(), "`rtt_ms` needs 1 to 50 values"));
+            }
+            let mut out = vec![];
+            for x in list {
+                if !x.is_finite() || !(0.0..=max_rtt).contains(&x) {
+                    return Err(loc.at(v.span(), format!("`rtt_ms` = {x} is out of range: use 0 to {max_rtt}")));
+                }
+                out.push(Duration::from_secs_f64(x / 1e3));
+            }
+            out
+        }
+    };
+    let queue = match (&raw.queue_packets, &raw.queue_bytes) {
+        (Some(_), Some(b)) => return Err(loc.at(b.span(), "give `queue_packets` or `queue_bytes`, not both")),
+        (_, Some(_)) => Queue::Bytes(int_in(loc, "queue_bytes", &raw.queue_bytes, 0, 1500, i64::MAX)?),
+        (p, None) => Queue::Packets(int_in(loc, "queue_packets", p, 1000, 1, 1_000_000)?),
+    };
+    let rate = raw.rate_mbit.as_ref().map(|_| float_in(loc, "rate_mbit", &raw.rate_mbit, 0.0, 0.012, 100_000.0)).transpose()?;
+    let config = LinkConfig {
+        rtt: rtts[0],
+        rate_bps: rate.map(|r| (r * 1e6).round() as u64),
+        loss: float_in(loc, "loss", &raw.loss, 0.0, 0.0, 0.99)?,
+        queue,
+        seed: int_in(loc, "seed", &raw.seed, 1, 0, i64::MAX)?,
+    };
+    Ok(LinkPlan { rtts, config })
 }
 
 fn servers(loc: &Locator<'_>, raw: &[RawServer], base: &Path) -> Result<Vec<ServerPlan>, PlanError> {
@@ -554,6 +649,22 @@ mod tests {
             let e = err(&format!("name = {bad:?}\n"));
             assert!(e.contains(":1:") && e.contains("scenario name"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn a_link_sweeps_its_rtts() {
+        let p = load_text("name = \"t\"\n[link]\nrtt_ms = [0, 20, 100]\nrate_mbit = 10\nloss = 0.01\nqueue_packets = 100\n").unwrap();
+        let l = p.link.as_ref().unwrap();
+        assert_eq!(l.rtts, [Duration::ZERO, Duration::from_millis(20), Duration::from_millis(100)]);
+        assert_eq!(l.config.rate_bps, Some(10_000_000));
+        assert_eq!(p.sweep_len(), 3);
+        assert_eq!(p.sweep_point(2).link.unwrap().config.rtt, Duration::from_millis(100));
+        let e = err("name = \"t\"\n[link]\nrtt_ms = [20, -5]\n");
+        assert!(e.contains(":3:") && e.contains("out of range"), "{e}");
+        let e = err("name = \"t\"\n[link]\nrtt_ms = 20\nloss = 1.5\n");
+        assert!(e.contains(":4:") && e.contains("`loss`"), "{e}");
+        let e = err("name = \"t\"\n[link]\ndelay = 20\n");
+        assert!(e.contains(":3:") && e.contains("delay"), "{e}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use super::plan::Plan;
 use super::RunError;
 use crate::capture::live::{CaptureStats, LiveCapture, LiveConfig};
 
+
 /// A capture in progress.
 pub struct Recording {
     live: LiveCapture,
@@ -49,7 +50,7 @@ pub fn start(net: &Network, plan: &Plan, filter: String, path: &Path) -> Result<
             httpdate::fmt_http_date(SystemTime::now())
         ),
     };
-    let live = LiveCapture::start(&cfg, path)?;
+    let live = net.capture(&cfg, path)?;
     Ok(Recording { live, path: path.to_path_buf(), filter })
 }
 

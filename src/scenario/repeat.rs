@@ -117,21 +117,29 @@ mod tests {
     }
 }
 
-/// `wirelab run-scenario`: runs `plan` `times` times, writing the last run's text (and any run
-/// that failed) and the output paths to `w`, then, over several runs, every metric's mean and
-/// confidence interval (also saved as repeat.json in the last report). True when every run held.
-pub fn run_times(plan: &super::plan::Plan, opts: &super::RunOptions, times: u32, w: &mut impl std::io::Write) -> Result<bool, super::RunError> {
+/// What [`run_times`] leaves for the caller: whether every run held, and the last run's steps
+/// and report folder.
+pub struct Runs {
+    pub ok: bool,
+    pub interrupted: bool,
+    pub last_steps: Vec<StepOutcome>,
+    pub last_report: Option<std::path::PathBuf>,
+}
+
+/// Runs `plan` `times` times, writing the last run's text (and any run that failed) and the
+/// output paths to `w`, then, over several runs, every metric's mean and confidence interval
+/// (also saved as repeat.json in the last report).
+pub fn run_times(plan: &super::plan::Plan, opts: &super::RunOptions, times: u32, w: &mut impl std::io::Write) -> Result<Runs, super::RunError> {
     let out = |source| super::RunError::Output { path: "<stdout>".into(), source };
     let times = times.max(1);
     let mut repeats = Repeats::default();
-    let mut all_ok = true;
-    let mut last = None;
+    let mut runs = Runs { ok: true, interrupted: false, last_steps: vec![], last_report: None };
     for i in 0..times {
         if times > 1 {
             eprintln!("── run {} of {times}", i + 1);
         }
         let o = super::run(plan, opts)?;
-        all_ok &= o.ok;
+        runs.ok &= o.ok;
         repeats.add(&o.steps);
         if i + 1 == times || !o.ok {
             w.write_all(&o.text).map_err(out)?;
@@ -141,15 +149,17 @@ pub fn run_times(plan: &super::plan::Plan, opts: &super::RunOptions, times: u32,
             }
             writeln!(w, "report:  {}", o.report.display()).map_err(out)?;
         }
-        last = Some(o.report);
+        runs.last_report = Some(o.report);
+        runs.last_steps = o.steps;
         if o.interrupted {
+            runs.interrupted = true;
             break;
         }
     }
     if times > 1 {
         writeln!(w, "\nEvery step's measurements over {times} runs").map_err(out)?;
         w.write_all(repeats.table().render().as_bytes()).map_err(out)?;
-        if let Some(dir) = &last {
+        if let Some(dir) = &runs.last_report {
             let p = dir.join("repeat.json");
             let text = serde_json::to_string_pretty(&repeats.json()).unwrap_or_default();
             std::fs::write(&p, text).map_err(|source| super::RunError::Output { path: p.clone(), source })?;
@@ -157,5 +167,5 @@ pub fn run_times(plan: &super::plan::Plan, opts: &super::RunOptions, times: u32,
         }
     }
     w.flush().map_err(out)?;
-    Ok(all_ok)
+    Ok(runs)
 }

@@ -99,6 +99,9 @@ pub struct StepOutcome {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub earlier_runs: Vec<StepResult>,
     pub wire: Option<WireCounts>,
+    /// The response-time models beside the measurement (fetch steps over an emulated link).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<super::model::ModelResult>,
     /// Wall-clock window (ns since the epoch) the step ran in, for wire attribution.
     #[serde(skip)]
     pub window: (i128, i128),
@@ -116,6 +119,7 @@ pub enum Unit {
     Bytes,
     PerSecond,
     MegabytesPerSecond,
+    Percent,
 }
 
 impl Unit {
@@ -126,6 +130,7 @@ impl Unit {
             Unit::Bytes => format!("{} B", thousands(v.round() as u64)),
             Unit::PerSecond => format!("{}/s", thousands(v.round() as u64)),
             Unit::MegabytesPerSecond => format!("{v:.2} MB/s"),
+            Unit::Percent => format!("{v:+.1}%"),
         }
     }
 }
@@ -255,7 +260,8 @@ impl StepOutcome {
             StepKind::Request => StepResult::Request(RequestReport::default()),
             StepKind::Sleep => StepResult::Sleep(SleepResult::default()),
         };
-        StepOutcome { label: label.into(), kind, result: Some(result), error: None, earlier_runs: vec![], wire: Some(WireCounts::default()), window: (0, 0) }
+        let model = (kind == StepKind::Fetch).then(super::model::ModelResult::default);
+        StepOutcome { label: label.into(), kind, result: Some(result), error: None, earlier_runs: vec![], wire: Some(WireCounts::default()), model, window: (0, 0) }
     }
 
     /// The client's metrics, then the wire's (none for a sleep).
@@ -270,6 +276,18 @@ impl StepOutcome {
                 }
                 v.extend(wire);
             }
+        }
+        if let Some(m) = &self.model {
+            use Unit::*;
+            let at = 2.min(v.len());
+            v.splice(
+                at..at,
+                [
+                    self::m("model.textbook_ms", "model: textbook (Kurose & Ross)", m.textbook_ms, Ms),
+                    self::m("model.window_aware_ms", "model: with TCP slow start", m.window_aware_ms, Ms),
+                    self::m("model.window_deviation_pct", "measured vs slow-start model", m.window_deviation_pct, Percent),
+                ],
+            );
         }
         v
     }
@@ -293,7 +311,7 @@ mod tests {
         assert_eq!(f.headline(), "254.0 ms · 21 objects · 21 connections");
         let one = StepResult::Fetch(FetchResult { objects: 1, total_ms: 0.5, connections_opened: 1, ..Default::default() });
         assert_eq!(one.headline(), "0.500 ms · 1 object · 1 connection");
-        let out = StepOutcome { label: "x".into(), kind: StepKind::Fetch, result: Some(f), error: None, earlier_runs: vec![], wire: None, window: (0, 0) };
+        let out = StepOutcome { label: "x".into(), kind: StepKind::Fetch, result: Some(f), error: None, earlier_runs: vec![], wire: None, model: None, window: (0, 0) };
         let j = serde_json::to_value(&out).unwrap();
         assert_eq!(j["kind"], "fetch");
         assert_eq!(j["connections_opened"], 21);

@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::runtime::Runtime;
-
 use super::interrupt::Interrupt;
+use super::network::Network;
 use super::plan::{Action, Plan, StepPlan};
 use super::results::{FetchResult, SleepResult, StepOutcome, StepResult};
 use super::serve::Serving;
+use super::RunError;
 use crate::client::fetch::{self, FetchError, Mode, PageReport};
 use crate::client::request::{self, RequestError, RequestSpec};
 use crate::client::ws_echo::{self, EchoError};
@@ -36,40 +36,43 @@ pub fn now_ns() -> i128 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos() as i128
 }
 
-/// Runs the steps on a runtime of their own, a single thread as the `wirelab fetch` client
-/// has: the client's I/O is then driven by the thread that runs it, never queued behind the
-/// servers' work on the servers' runtime, so that the instrument does not distort the timing.
-pub fn run(plan: &Plan, serving: &Serving, interrupt: &Interrupt) -> Result<StepsDone, std::io::Error> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    Ok(run_on(&rt, plan, serving, interrupt))
-}
-
-fn run_on(rt: &Runtime, plan: &Plan, serving: &Serving, interrupt: &Interrupt) -> StepsDone {
+/// Runs the steps on the clients' runtime: one thread, as a client process has, so that the
+/// client's I/O is driven by the thread that runs it and never queued behind the servers'
+/// work, and inside the clients' network when the link is emulated.
+pub fn run(plan: &Plan, serving: &Serving, interrupt: &Interrupt, net: &Network) -> Result<StepsDone, RunError> {
+    let rt = net.client_runtime()?;
+    fetch::warm_up();
     let total = plan.steps.len();
     let mut outcomes = vec![];
-    fetch::warm_up();
     for (i, st) in plan.steps.iter().enumerate() {
         if interrupt.is_set() {
-            return StepsDone { outcomes, interrupted: true };
+            return Ok(StepsDone { outcomes, interrupted: true });
         }
         eprint!("[{}/{total}] {} ({}) … ", i + 1, st.label, st.action.kind().name());
         let url = st.server.map(|s| serving.urls[s].clone()).unwrap_or_default();
         let t0 = now_ns();
+        let task = rt.spawn({
+            let st = st.clone();
+            async move { repeated(&st, &url).await }
+        });
+        let abort = task.abort_handle();
         let r = rt.block_on(async {
             tokio::select! {
-                r = repeated(st, &url) => Some(r),
+                r = task => Some(r),
                 _ = interrupt.wait() => None,
             }
         });
-        let mut out = StepOutcome { label: st.label.clone(), kind: st.action.kind(), result: None, error: None, earlier_runs: vec![], wire: None, window: (t0, now_ns()) };
+        let mut out = StepOutcome { label: st.label.clone(), kind: st.action.kind(), result: None, error: None, earlier_runs: vec![], wire: None, model: None, window: (t0, now_ns()) };
         let Some(r) = r else {
+            abort.abort();
             eprintln!("interrupted");
             outcomes.push(out);
-            return StepsDone { outcomes, interrupted: true };
+            return Ok(StepsDone { outcomes, interrupted: true });
         };
         match r {
-            Err(e) => out.error = Some(e.to_string()),
-            Ok(mut runs) => {
+            Err(e) => out.error = Some(format!("the step's task failed: {e}")),
+            Ok(Err(e)) => out.error = Some(e.to_string()),
+            Ok(Ok(mut runs)) => {
                 out.result = runs.pop();
                 out.earlier_runs = runs;
             }
@@ -77,7 +80,8 @@ fn run_on(rt: &Runtime, plan: &Plan, serving: &Serving, interrupt: &Interrupt) -
         eprintln!("{}", out.headline());
         outcomes.push(out);
     }
-    StepsDone { outcomes, interrupted: false }
+    rt.shutdown_timeout(Duration::from_millis(200));
+    Ok(StepsDone { outcomes, interrupted: false })
 }
 
 async fn repeated(st: &StepPlan, url: &str) -> Result<Vec<StepResult>, StepError> {
