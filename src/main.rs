@@ -215,6 +215,9 @@ wirelab ws-echo ws://127.0.0.1:9001/echo --count 200 --size 16384 --rate 100 --j
         /// Send binary messages instead of text.
         #[arg(long)]
         binary: bool,
+        /// Concurrent connections, each sending --count messages (the report sums them).
+        #[arg(long, short = 'c', default_value_t = 1)]
+        connections: usize,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -255,6 +258,15 @@ Load it with: wirelab danmaku-load URL --viewers 20 --transport poll:1000 --send
         /// Worker threads (1 = a single-threaded event loop).
         #[arg(long, default_value_t = 0)]
         threads: usize,
+        /// Most videos held at once (a new one past this is refused with 503).
+        #[arg(long, default_value_t = 100)]
+        max_videos: usize,
+        /// Comments kept per video.
+        #[arg(long, default_value_t = 1000)]
+        history: usize,
+        /// Longest comment text kept, in bytes (cut on a character boundary).
+        #[arg(long, default_value_t = 500)]
+        max_text: usize,
     },
     /// WebSocket: /echo echoes every message; /chat/<room> broadcasts to everyone in the room.
     #[command(after_help = "Example: wirelab serve ws --port 9001   then   wirelab ws-echo ws://127.0.0.1:9001/echo\n\n\
@@ -270,6 +282,18 @@ The first line on stdout is the ws:// URL it listens on. Runs without permessage
         /// Worker threads (1 = a single-threaded event loop).
         #[arg(long, default_value_t = 0)]
         threads: usize,
+        /// Largest message in bytes, all fragments together (close 1009 beyond).
+        #[arg(long, default_value_t = 16 << 20)]
+        max_message: usize,
+        /// Largest single frame in bytes (close 1009 beyond).
+        #[arg(long, default_value_t = 16 << 20)]
+        max_frame: usize,
+        /// Seconds a client has to finish the opening handshake.
+        #[arg(long, default_value_t = 10)]
+        handshake_timeout: u64,
+        /// Messages queued for one /chat subscriber before it is dropped (close 1008).
+        #[arg(long, default_value_t = 1024)]
+        subscriber_queue: usize,
     },
     /// Static files over HTTP/1.1: GET and HEAD, ranges, conditional GET, keep-alive switches.
     #[command(after_help = "Examples:\n  \
@@ -312,6 +336,9 @@ response is logged as CSV: timestamp, client, method, target, status, bytes, con
         /// Worker threads (1 = a single-threaded event loop, like nginx with one worker).
         #[arg(long, default_value_t = 0)]
         threads: usize,
+        /// Seconds a write may make no progress before the connection is closed (nginx's send_timeout).
+        #[arg(long, default_value_t = 60)]
+        send_timeout: u64,
     },
 }
 
@@ -485,10 +512,30 @@ fn print_page(out: &mut impl Write, r: &wirelab::client::fetch::PageReport) -> i
     )
 }
 
-/// Binds, prints the URL line (for scripts and tests) and runs `serve` until Ctrl-C.
+/// Completes on Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(t) => t,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+type StopSignal = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Binds, prints the URL line (for scripts and tests) and runs `serve` until Ctrl-C or SIGTERM,
+/// which stop it gracefully (in-flight responses finish).
 fn serve_until_ctrl_c<F, Fut>(threads: usize, bind: std::net::IpAddr, port: u16, scheme: &str, path: &str, what: String, serve: F) -> Result<u8>
 where
-    F: FnOnce(tokio::net::TcpListener) -> Fut,
+    F: FnOnce(tokio::net::TcpListener, StopSignal) -> Fut,
     Fut: std::future::Future<Output = io::Result<()>>,
 {
     runtime(threads)?.block_on(async move {
@@ -499,10 +546,7 @@ where
         let _ = writeln!(io::stdout(), "{scheme}://{host}:{}{path}", addr.port());
         let _ = io::stdout().flush();
         eprintln!("wirelab: {what} (Ctrl-C stops)");
-        tokio::select! {
-            r = serve(listener) => r.map_err(anyhow::Error::from),
-            _ = tokio::signal::ctrl_c() => Ok(()),
-        }
+        serve(listener, Box::pin(stop_signal())).await.map_err(anyhow::Error::from)
     })?;
     Ok(exit::OK)
 }
@@ -595,8 +639,10 @@ fn run(cli: Cli) -> Result<u8> {
             );
             Ok(exit::OK)
         }
-        Command::Serve(Serve::Danmaku { port, bind, threads }) => {
-            serve_until_ctrl_c(threads, bind, port, "http", "/", "serving danmaku: the page at /, REST at /danmaku/<video>, push at /ws/danmaku/<video>".into(), wirelab::server::danmaku::serve)
+        Command::Serve(Serve::Danmaku { port, bind, threads, max_videos, history, max_text }) => {
+            let cfg = wirelab::server::danmaku::DanmakuConfig { max_videos: max_videos.max(1), history: history.max(1), max_text: max_text.max(1), ..Default::default() };
+            let what = "serving danmaku: the page at /, REST at /danmaku/<video>, push at /ws/danmaku/<video>".into();
+            serve_until_ctrl_c(threads, bind, port, "http", "/", what, move |l, stop| wirelab::server::danmaku::run(l, cfg, stop))
         }
         Command::DanmakuLoad { url, video, viewers, transport, senders, rate, duration, json } => {
             let r = runtime(0)?.block_on(wirelab::client::danmaku_load::run(&url, &video, viewers, transport, senders, rate, std::time::Duration::from_secs_f64(duration)))?;
@@ -628,11 +674,18 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(exit::OK)
         }
-        Command::Serve(Serve::Ws { port, bind, threads }) => {
-            serve_until_ctrl_c(threads, bind, port, "ws", "/", "serving WebSocket: /echo and /chat/<room>".into(), wirelab::server::ws::serve)
+        Command::Serve(Serve::Ws { port, bind, threads, max_message, max_frame, handshake_timeout, subscriber_queue }) => {
+            let cfg = wirelab::server::ws::WsServerConfig {
+                max_message: max_message.max(1),
+                max_frame: max_frame.max(1),
+                handshake_timeout: std::time::Duration::from_secs(handshake_timeout.max(1)),
+                subscriber_queue: subscriber_queue.max(1),
+                ..Default::default()
+            };
+            serve_until_ctrl_c(threads, bind, port, "ws", "/", "serving WebSocket: /echo and /chat/<room>".into(), move |l, stop| wirelab::server::ws::run(l, cfg, stop))
         }
-        Command::WsEcho { url, count, size, rate, binary, json } => {
-            let r = runtime(1)?.block_on(wirelab::client::ws_echo::run(&url, count, size, rate, binary))?;
+        Command::WsEcho { url, count, size, rate, binary, connections, json } => {
+            let r = runtime(1)?.block_on(wirelab::client::ws_echo::run_many(&url, count, size, rate, binary, connections.max(1)))?;
             let mut out = io::stdout().lock();
             let written = if json {
                 serde_json::to_writer_pretty(&mut out, &r).map_err(io::Error::from).and_then(|_| writeln!(out))
@@ -640,10 +693,11 @@ fn run(cli: Cli) -> Result<u8> {
                 let d = &r.rtt;
                 writeln!(
                     out,
-                    "{} messages of {} B to {}: RTT p50 {:.3} ms · p95 {:.3} ms · p99 {:.3} ms · max {:.3} ms · {:.0} msg/s · {:.2} MB/s",
+                    "{} messages of {} B to {} over {} connection(s): RTT p50 {:.3} ms · p95 {:.3} ms · p99 {:.3} ms · max {:.3} ms · {:.0} msg/s · {:.2} MB/s",
                     r.messages,
                     r.size,
                     r.url,
+                    r.connections,
                     d.p50_ms.unwrap_or(0.0),
                     d.p95_ms.unwrap_or(0.0),
                     d.p99_ms.unwrap_or(0.0),
@@ -692,6 +746,7 @@ fn run(cli: Cli) -> Result<u8> {
             max_headers,
             access_log,
             threads,
+            send_timeout,
         }) => {
             if !root.is_dir() {
                 anyhow::bail!("{} is not a directory (--root)", root.display());
@@ -705,6 +760,7 @@ fn run(cli: Cli) -> Result<u8> {
                 max_header_bytes,
                 max_headers: max_headers.max(1),
                 access_log,
+                send_timeout: std::time::Duration::from_secs(send_timeout.max(1)),
                 ..Default::default()
             };
             let what = format!(
@@ -712,7 +768,7 @@ fn run(cli: Cli) -> Result<u8> {
                 root.display(),
                 if non_persistent { "non-persistent".to_string() } else { format!("persistent, keep-alive timeout={keepalive_timeout}s max={keepalive_max}") }
             );
-            serve_until_ctrl_c(threads, bind, port, "http", "/", what, move |l| wirelab::server::http::serve(l, cfg))
+            serve_until_ctrl_c(threads, bind, port, "http", "/", what, move |l, stop| wirelab::server::http::run(l, cfg, stop))
         }
         Command::Analyze { file, json, packets: list, all, export, quiet } => {
             let (reader, len, name) = reader_for(&file)?;
