@@ -512,21 +512,24 @@ fn print_page(out: &mut impl Write, r: &wirelab::client::fetch::PageReport) -> i
     )
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-async fn stop_signal() {
+/// A future that completes on Ctrl-C or SIGTERM; the handlers are installed at once (before
+/// the URL line is printed, so a script's SIGTERM right after it is not fatal).
+fn stop_signal() -> io::Result<StopSignal> {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(t) => t,
-            Err(_) => return std::future::pending().await,
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
+        use tokio::signal::unix::{signal, SignalKind};
+        let (mut term, mut int) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?);
+        Ok(Box::pin(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }))
     }
     #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+    Ok(Box::pin(async {
+        let _ = tokio::signal::ctrl_c().await;
+    }))
 }
 
 type StopSignal = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
@@ -541,12 +544,13 @@ where
     runtime(threads)?.block_on(async move {
         let listener = tokio::net::TcpListener::bind((bind, port)).await.with_context(|| format!("cannot listen on {bind}:{port}"))?;
         let addr = listener.local_addr()?;
+        let stop = stop_signal()?;
         let host = if addr.is_ipv6() { format!("[{}]", addr.ip()) } else { addr.ip().to_string() };
         // The URL line is for scripts and tests; a closed stdout must not stop the server.
         let _ = writeln!(io::stdout(), "{scheme}://{host}:{}{path}", addr.port());
         let _ = io::stdout().flush();
         eprintln!("wirelab: {what} (Ctrl-C stops)");
-        serve(listener, Box::pin(stop_signal())).await.map_err(anyhow::Error::from)
+        serve(listener, stop).await.map_err(anyhow::Error::from)
     })?;
     Ok(exit::OK)
 }

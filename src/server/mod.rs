@@ -50,6 +50,8 @@ where
     let mut tasks = JoinSet::new();
     let mut backoff = Duration::ZERO;
     let mut failures = 0u64;
+    // One log line per run of errors, and at most one a minute.
+    let mut last_log: Option<std::time::Instant> = None;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -59,8 +61,8 @@ where
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             r = listener.accept() => match r {
                 Ok((sock, peer)) => {
-                    if failures > 1 {
-                        eprintln!("wirelab: {what}: accepting again ({failures} accept errors in a row)");
+                    if failures > 1 && last_log.is_some_and(|t| t.elapsed() < Duration::from_secs(60)) {
+                        eprintln!("wirelab: {what}: accepting again after {failures} accept errors in a row");
                     }
                     failures = 0;
                     backoff = Duration::ZERO;
@@ -68,7 +70,8 @@ where
                 }
                 Err(e) => {
                     failures += 1;
-                    if failures == 1 {
+                    if failures == 1 && last_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                        last_log = Some(std::time::Instant::now());
                         let hint = if e.raw_os_error() == Some(24) { " (out of file descriptors: raise `ulimit -n`)" } else { "" };
                         eprintln!("wirelab: {what}: accept failed: {e}{hint}; backing off");
                     }

@@ -151,8 +151,16 @@ async fn connection(sock: TcpStream, rooms: Rooms, cfg: Arc<WsServerConfig>, cou
         },
         Some(cfg.tungstenite()),
     );
-    // An unfinished handshake is dropped (the TCP connection with it) after the timeout.
-    let Ok(ws) = tokio::time::timeout(cfg.handshake_timeout, handshake).await else { return Ok(()) };
+    // An unfinished handshake is dropped (the TCP connection with it) after the timeout, or
+    // at shutdown.
+    let mut stop_hs = stop.clone();
+    let ws = tokio::select! {
+        r = tokio::time::timeout(cfg.handshake_timeout, handshake) => match r {
+            Ok(ws) => ws,
+            Err(_) => return Ok(()),
+        },
+        _ = stop_hs.wait() => return Ok(()),
+    };
     let (mut tx, rx) = ws?.split();
     match endpoint.expect("set by the handshake") {
         Endpoint::Echo => echo(&mut tx, rx, &cfg, stop).await?,
@@ -192,22 +200,10 @@ async fn chat(tx: &mut Tx, mut rx: Rx, room: &str, rooms: &Rooms, cfg: &WsServer
     let hub = rooms.lock().unwrap_or_else(|e| e.into_inner()).entry(room.to_string()).or_insert_with(|| Arc::new(Hub::new(limits))).clone();
     let (id, mut sub) = hub.subscribe(message_len);
     let result = loop {
+        // Deliveries first: a connection drains its own queue before it reads (and publishes)
+        // more, which also slows a publisher down to what the room can take.
         tokio::select! {
-            msg = rx.next() => match msg {
-                Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) => {
-                    let n = hub.publish(&m, m.len());
-                    if n > 0 {
-                        let total = counters.slow_dropped.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
-                        eprintln!("wirelab: serve ws: dropped {n} slow subscriber(s) of room {room:?} (1008); {total} so far");
-                    }
-                }
-                Some(Ok(Message::Close(_))) | None => break Ok(()),
-                Some(Ok(_)) => {}
-                Some(Err(e)) => {
-                    close_for(tx, &e).await;
-                    break Err(e);
-                }
-            },
+            biased;
             got = sub.recv() => match got {
                 Some(m) => {
                     tokio::select! {
@@ -225,6 +221,21 @@ async fn chat(tx: &mut Tx, mut rx: Rx, room: &str, rooms: &Rooms, cfg: &WsServer
                 None => {
                     close_slow(tx).await;
                     break Ok(());
+                }
+            },
+            msg = rx.next() => match msg {
+                Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) => {
+                    let n = hub.publish(&m, m.len());
+                    if n > 0 {
+                        let total = counters.slow_dropped.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+                        eprintln!("wirelab: serve ws: dropped {n} slow subscriber(s) of room {room:?} (1008); {total} so far");
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None => break Ok(()),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    close_for(tx, &e).await;
+                    break Err(e);
                 }
             },
             _ = stop.wait() => {
