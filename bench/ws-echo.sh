@@ -24,7 +24,7 @@ fi
 pids=()
 trap 'for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done' EXIT
 
-taskset -c "$SERVER_CPU" "$WIRELAB" serve ws --port 0 --threads 1 > "$OUT/ws-wirelab.url" 2>/dev/null & pids+=($!)
+taskset -c "$SERVER_CPU" "$WIRELAB" serve ws --port 0 --threads 1 > "$OUT/ws-wirelab.url" 2>/dev/null & pids+=($!); pid_wirelab=$!
 taskset -c "$SERVER_CPU" python3 - > "$OUT/ws-python.url" <<'PY' &
 import asyncio, sys, websockets
 async def echo(ws):
@@ -36,13 +36,13 @@ async def main():
         await asyncio.Future()
 asyncio.run(main())
 PY
-pids+=($!)
+pids+=($!); pid_python=$!
 (cd "$ROOT/bench/node" && exec taskset -c "$SERVER_CPU" node -e '
 const { WebSocketServer } = require("ws");
 const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: false, maxPayload: 1 << 30 });
 wss.on("listening", () => console.log(`ws://127.0.0.1:${wss.address().port}/`));
 wss.on("connection", (ws) => ws.on("message", (m, isBinary) => ws.send(m, { binary: isBinary })));
-') > "$OUT/ws-node.url" 2>/dev/null & pids+=($!)
+') > "$OUT/ws-node.url" 2>/dev/null & pids+=($!); pid_node=$!
 for f in ws-wirelab.url ws-python.url ws-node.url; do
   for _ in $(seq 100); do [ -s "$OUT/$f" ] && break; sleep 0.1; done
   [ -s "$OUT/$f" ] || { echo "no URL in $OUT/$f" >&2; exit 1; }
@@ -52,7 +52,10 @@ N=$(head -1 "$OUT/ws-node.url")echo
 P=$(head -1 "$OUT/ws-python.url")echo
 
 echo "servers on CPU $SERVER_CPU (each single-threaded), client (wirelab ws-echo, one thread) on CPU $CLIENT_CPU"
-printf '%-26s %-8s %9s %9s %9s %11s %9s\n' case server p50_ms p99_ms max_ms msg_per_s MB_per_s
+echo "srv_us/msg: the server's CPU time (user+system) per echoed message, a measure that other load on the machine disturbs less than msg/s"
+printf '%-26s %-8s %9s %9s %9s %11s %9s %11s\n' case server p50_ms p99_ms max_ms msg_per_s MB_per_s srv_us/msg
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+TCK=$(getconf CLK_TCK)
 results="["
 # connections size count-per-connection
 for c in "1 64 20000" "1 4096 5000" "1 65536 500" "50 64 1000" "50 4096 200"; do
@@ -61,13 +64,16 @@ for c in "1 64 20000" "1 4096 5000" "1 65536 500" "50 64 1000" "50 4096 200"; do
   label="$1 conn x $n x $2 B"
   for srv in wirelab node python; do
     case $srv in wirelab) url=$W ;; node) url=$N ;; python) url=$P ;; esac
+    spid=pid_$srv; c0=$(cpu_ticks "${!spid}")
     j=$(taskset -c "$CLIENT_CPU" "$WIRELAB" ws-echo "$url" -n "$n" -s "$2" --connections "$1" --json)
-    read -r p50 p99 mx mps mbs < <(python3 -c 'import json,sys; j=json.load(sys.stdin); r=j["rtt"]; print(r["p50_ms"], r["p99_ms"], r["max_ms"], j["messages_per_s"], j["mb_per_s"])' <<< "$j")
-    printf '%-26s %-8s %9.3f %9.3f %9.3f %11.0f %9.2f\n' "$label" $srv "$p50" "$p99" "$mx" "$mps" "$mbs"
-    results+="{\"connections\":$1,\"size\":$2,\"count\":$n,\"server\":\"$srv\",\"p50_ms\":$p50,\"p99_ms\":$p99,\"max_ms\":$mx,\"msg_per_s\":$mps,\"mb_per_s\":$mbs},"
-    eval "mps_$srv=$mps; p50_$srv=$p50"
+    c1=$(cpu_ticks "${!spid}")
+    read -r p50 p99 mx mps mbs msgs < <(python3 -c 'import json,sys; j=json.load(sys.stdin); r=j["rtt"]; print(r["p50_ms"], r["p99_ms"], r["max_ms"], j["messages_per_s"], j["mb_per_s"], j["messages"])' <<< "$j")
+    usm=$(awk -v t=$((c1 - c0)) -v h="$TCK" -v m="$msgs" 'BEGIN { printf "%.2f", t / h * 1e6 / m }')
+    printf '%-26s %-8s %9.3f %9.3f %9.3f %11.0f %9.2f %11s\n' "$label" $srv "$p50" "$p99" "$mx" "$mps" "$mbs" "$usm"
+    results+="{\"connections\":$1,\"size\":$2,\"count\":$n,\"server\":\"$srv\",\"p50_ms\":$p50,\"p99_ms\":$p99,\"max_ms\":$mx,\"msg_per_s\":$mps,\"mb_per_s\":$mbs,\"server_cpu_us_per_msg\":$usm},"
+    eval "mps_$srv=$mps; p50_$srv=$p50; usm_$srv=$usm"
   done
-  python3 -c "print(f'{\"\":26} throughput wirelab/node {$mps_wirelab/$mps_node:.2f} ({\"PASS\" if $mps_wirelab >= $mps_node else \"MISS\"} >= 1)  wirelab/python {$mps_wirelab/$mps_python:.2f}  ·  p50 node/wirelab {$p50_node/$p50_wirelab:.2f}')"
+  python3 -c "print(f'{\"\":26} throughput wirelab/node {$mps_wirelab/$mps_node:.2f} ({\"PASS\" if $mps_wirelab >= $mps_node else \"MISS\"} >= 1)  wirelab/python {$mps_wirelab/$mps_python:.2f}  ·  p50 node/wirelab {$p50_node/$p50_wirelab:.2f}  ·  CPU per msg node/wirelab {$usm_node/max($usm_wirelab,1e-9):.2f}')"
 done
 echo "${results%,}]" > "$OUT/ws-echo-results.json"
 echo "results written to $OUT/ws-echo-results.json"

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
@@ -107,12 +107,12 @@ type Tx = SplitSink<WebSocketStream<TcpStream>, Message>;
 type Rx = SplitStream<WebSocketStream<TcpStream>>;
 
 /// Sends a close frame, waiting at most `wait` for it to go out.
-async fn close_within(tx: &mut Tx, code: CloseCode, reason: &str, wait: Duration) {
+async fn close_within<S: Sink<Message> + Unpin>(tx: &mut S, code: CloseCode, reason: &str, wait: Duration) {
     let frame = CloseFrame { code, reason: reason.to_string().into() };
     let _ = tokio::time::timeout(wait, tx.send(Message::Close(Some(frame)))).await;
 }
 
-async fn close_with(tx: &mut Tx, code: CloseCode, reason: &str) {
+async fn close_with<S: Sink<Message> + Unpin>(tx: &mut S, code: CloseCode, reason: &str) {
     close_within(tx, code, reason, Duration::from_secs(1)).await
 }
 
@@ -122,7 +122,7 @@ async fn close_slow(tx: &mut Tx) {
 }
 
 /// What a read error means for the close: 1009 for a size limit, nothing for the rest.
-async fn close_for(tx: &mut Tx, e: &WsError) {
+async fn close_for<S: Sink<Message> + Unpin>(tx: &mut S, e: &WsError) {
     if let WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) = e {
         close_with(tx, CloseCode::Size, &format!("message or frame of {size} bytes over the limit of {max_size}")).await;
     }
@@ -161,26 +161,36 @@ async fn connection(sock: TcpStream, rooms: Rooms, cfg: Arc<WsServerConfig>, cou
         },
         _ = stop_hs.wait() => return Ok(()),
     };
-    let (mut tx, rx) = ws?.split();
+    let mut ws = ws?;
     match endpoint.expect("set by the handshake") {
-        Endpoint::Echo => echo(&mut tx, rx, &cfg, stop).await?,
-        Endpoint::Chat(room) => chat(&mut tx, rx, &room, &rooms, &cfg, &counters, stop).await?,
+        // Echo reads and writes in turn: the stream is not split (no lock between halves).
+        Endpoint::Echo => {
+            echo(&mut ws, &cfg, stop).await?;
+            let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
+        }
+        Endpoint::Chat(room) => {
+            let (mut tx, rx) = ws.split();
+            chat(&mut tx, rx, &room, &rooms, &cfg, &counters, stop).await?;
+            let _ = tokio::time::timeout(Duration::from_secs(1), tx.close()).await;
+        }
     }
-    let _ = tokio::time::timeout(Duration::from_secs(1), tx.close()).await;
     Ok(())
 }
 
-async fn echo(tx: &mut Tx, mut rx: Rx, cfg: &WsServerConfig, mut stop: ShutdownSignal) -> Result<(), WsError> {
+async fn echo(ws: &mut WebSocketStream<TcpStream>, cfg: &WsServerConfig, mut stop: ShutdownSignal) -> Result<(), WsError> {
+    // One shutdown future for the whole loop (not a new one per message).
+    let stopped = stop.wait();
+    tokio::pin!(stopped);
     loop {
         let msg = tokio::select! {
-            m = rx.next() => m,
-            _ = stop.wait() => {
-                close_with(tx, CloseCode::Away, "server shutting down").await;
+            m = ws.next() => m,
+            _ = &mut stopped => {
+                close_with(ws, CloseCode::Away, "server shutting down").await;
                 return Ok(());
             }
         };
         match msg {
-            Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) => match tokio::time::timeout(cfg.send_timeout, tx.send(m)).await {
+            Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) => match tokio::time::timeout(cfg.send_timeout, ws.send(m)).await {
                 Ok(r) => r?,
                 Err(_) => return Ok(()),
             },
@@ -188,7 +198,7 @@ async fn echo(tx: &mut Tx, mut rx: Rx, cfg: &WsServerConfig, mut stop: ShutdownS
             Some(Ok(Message::Close(_))) | None => return Ok(()),
             Some(Ok(_)) => {}
             Some(Err(e)) => {
-                close_for(tx, &e).await;
+                close_for(ws, &e).await;
                 return Err(e);
             }
         }
@@ -199,6 +209,8 @@ async fn chat(tx: &mut Tx, mut rx: Rx, room: &str, rooms: &Rooms, cfg: &WsServer
     let limits = QueueLimits { messages: cfg.subscriber_queue, bytes: cfg.subscriber_queue_bytes };
     let hub = rooms.lock().unwrap_or_else(|e| e.into_inner()).entry(room.to_string()).or_insert_with(|| Arc::new(Hub::new(limits))).clone();
     let (id, mut sub) = hub.subscribe(message_len);
+    let stopped = stop.wait();
+    tokio::pin!(stopped);
     let result = loop {
         // Deliveries first: a connection drains its own queue before it reads (and publishes)
         // more, which also slows a publisher down to what the room can take.
@@ -238,7 +250,7 @@ async fn chat(tx: &mut Tx, mut rx: Rx, room: &str, rooms: &Rooms, cfg: &WsServer
                     break Err(e);
                 }
             },
-            _ = stop.wait() => {
+            _ = &mut stopped => {
                 close_with(tx, CloseCode::Away, "server shutting down").await;
                 break Ok(());
             }
