@@ -572,7 +572,8 @@ async fn write_both(sock: &mut TcpStream, mut a: &[u8], mut b: &[u8], t: Duratio
 /// no unread bytes that would turn the close into a RST), for at most a second.
 async fn close(mut sock: TcpStream) {
     let _ = sock.shutdown().await;
-    let mut sink = [0u8; 4096];
+    // On the heap: a buffer in the future itself would be copied each time the future moves.
+    let mut sink = vec![0u8; 4096];
     let deadline = Instant::now() + Duration::from_secs(1);
     while let Ok(Ok(n)) = tokio::time::timeout_at(deadline.into(), sock.read(&mut sink)).await {
         if n == 0 {
@@ -609,11 +610,13 @@ async fn connection(mut sock: TcpStream, peer: SocketAddr, id: u64, cfg: &HttpSe
                 None if served == 0 => Instant::now() + cfg.header_timeout,
                 None => Instant::now() + cfg.keepalive_timeout,
             };
-            let mut chunk = [0u8; 8192];
+            // Read straight into `buf` (no buffer inside the future: it would be copied each
+            // time the future moves, a cost per connection).
+            buf.reserve(8192);
             // At shutdown, a connection between requests closes; one in a request goes on.
             let idle = first_byte.is_none();
             let read = tokio::select! {
-                r = tokio::time::timeout_at(deadline.into(), sock.read(&mut chunk)) => r,
+                r = tokio::time::timeout_at(deadline.into(), sock.read_buf(&mut buf)) => r,
                 _ = stop.wait(), if idle => {
                     close(sock).await;
                     return Ok(());
@@ -621,9 +624,8 @@ async fn connection(mut sock: TcpStream, peer: SocketAddr, id: u64, cfg: &HttpSe
             };
             match read {
                 Ok(Ok(0)) | Ok(Err(_)) => return Ok(()),
-                Ok(Ok(n)) => {
+                Ok(Ok(_)) => {
                     first_byte.get_or_insert_with(Instant::now);
-                    buf.extend_from_slice(&chunk[..n]);
                 }
                 Err(_) => {
                     if first_byte.is_some() {
@@ -653,7 +655,7 @@ async fn connection(mut sock: TcpStream, peer: SocketAddr, id: u64, cfg: &HttpSe
             let have = (buf.len() as u64).min(left);
             buf.drain(..have as usize);
             left -= have;
-            let mut chunk = [0u8; 8192];
+            let mut chunk = vec![0u8; 8192];
             while left > 0 {
                 let n = match tokio::time::timeout(cfg.header_timeout, sock.read(&mut chunk)).await {
                     Ok(Ok(n)) if n > 0 => n,
