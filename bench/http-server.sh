@@ -216,6 +216,17 @@ run_wrk() {
     [[ -n $RPS ]] || die "could not parse $logf"
 }
 
+# server_ticks PID: CPU time (user + system, clock ticks) of PID and its child processes (nginx's
+# workers), so that the cost per request can be compared even when other load disturbs req/s.
+server_ticks() {
+    local t=0 p
+    for p in "$1" $(ps --ppid "$1" -o pid= 2>/dev/null); do
+        [[ -r /proc/$p/stat ]] && t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+    done
+    echo "$t"
+}
+TCK=$(getconf CLK_TCK)
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "inf" }'; }
 
 rows=() json_cases=()
@@ -236,21 +247,34 @@ for w in $WORKERS; do
                     [[ $srv == wirelab ]] && url=$WIRELAB_URL$f
                     logf="$OUT/http-server-wrk-w$w-$srv-$mode-c$conns-$f.log"
                     log "workers=$w $case_name: $srv ..."
+                    spid=$NGINX_PID
+                    [[ $srv == wirelab ]] && spid=$WIRELAB_PID
+                    WARMUP_SAVED=$WARMUP
+                    if [[ $WARMUP != 0 ]]; then # warm up here, so the CPU count covers the measured run only
+                        wrk -t"$WRK_THREADS" -c"$conns" -d"$WARMUP" "${hdr[@]}" "$url" >/dev/null 2>&1 || true
+                        sleep 1
+                    fi
+                    WARMUP=0
+                    t0=$(server_ticks "$spid")
                     run_wrk "$logf" "$url" "$conns" "${hdr[@]}"
+                    t1=$(server_ticks "$spid")
+                    WARMUP=$WARMUP_SAVED
+                    REQS=$(awk '/requests in/ { print $1 }' "$logf")
+                    USR=$(awk -v t=$((t1 - t0)) -v h="$TCK" -v n="$REQS" 'BEGIN { printf "%.1f", (n > 0) ? t / h * 1e6 / n : 0 }')
                     kill -0 "$NGINX_PID" 2>/dev/null || die "nginx died"
                     kill -0 "$WIRELAB_PID" 2>/dev/null || die "wirelab died"
-                    r[$srv]="$RPS $LAT_P50 $LAT_P99 $NON2XX $SOCKERR"
-                    log "  $RPS req/s, p50 $LAT_P50 ms, p99 $LAT_P99 ms, non-2xx $NON2XX, socket errors $SOCKERR"
+                    r[$srv]="$RPS $LAT_P50 $LAT_P99 $NON2XX $SOCKERR $USR"
+                    log "  $RPS req/s, p50 $LAT_P50 ms, p99 $LAT_P99 ms, non-2xx $NON2XX, socket errors $SOCKERR, server CPU $USR us/request"
                 done
-                read -r n_rps n_p50 n_p99 n_bad n_serr <<<"${r[nginx]}"
-                read -r w_rps w_p50 w_p99 w_bad w_serr <<<"${r[wirelab]}"
+                read -r n_rps n_p50 n_p99 n_bad n_serr n_usr <<<"${r[nginx]}"
+                read -r w_rps w_p50 w_p99 w_bad w_serr w_usr <<<"${r[wirelab]}"
                 rat=$(ratio "$w_rps" "$n_rps")
                 verdict=$(awk -v v="$rat" 'BEGIN { print (v >= 1.0) ? "PASS" : "MISS" }')
-                rows+=("$(printf '%-7s %-24s %11.0f %11.0f %7s %-4s  %8.3f %8.3f  %8.3f %8.3f  %6s %6s' \
+                rows+=("$(printf '%-7s %-24s %11.0f %11.0f %7s %-4s  %8.3f %8.3f  %8.3f %8.3f  %6s %6s  %7s %7s' \
                     "$w" "$case_name" "$n_rps" "$w_rps" "$rat" "$verdict" \
-                    "$n_p50" "$w_p50" "$n_p99" "$w_p99" "$((n_bad + n_serr))" "$((w_bad + w_serr))")")
-                json_cases+=("$(printf '    { "workers": %s, "mode": "%s", "connections": %s, "file": "%s", "nginx": { "req_per_s": %s, "p50_ms": %s, "p99_ms": %s, "errors": %s }, "wirelab": { "req_per_s": %s, "p50_ms": %s, "p99_ms": %s, "errors": %s }, "ratio_wirelab_over_nginx": %s, "result": "%s" }' \
-                    "$w" "$mode" "$conns" "$f" "$n_rps" "$n_p50" "$n_p99" "$((n_bad + n_serr))" "$w_rps" "$w_p50" "$w_p99" "$((w_bad + w_serr))" "$rat" "$verdict")")
+                    "$n_p50" "$w_p50" "$n_p99" "$w_p99" "$((n_bad + n_serr))" "$((w_bad + w_serr))" "$n_usr" "$w_usr")")
+                json_cases+=("$(printf '    { "workers": %s, "mode": "%s", "connections": %s, "file": "%s", "nginx": { "req_per_s": %s, "p50_ms": %s, "p99_ms": %s, "errors": %s }, "wirelab": { "req_per_s": %s, "p50_ms": %s, "p99_ms": %s, "errors": %s }, "server_cpu_us_per_request": { "nginx": %s, "wirelab": %s }, "ratio_wirelab_over_nginx": %s, "result": "%s" }' \
+                    "$w" "$mode" "$conns" "$f" "$n_rps" "$n_p50" "$n_p99" "$((n_bad + n_serr))" "$w_rps" "$w_p50" "$w_p99" "$((w_bad + w_serr))" "$n_usr" "$w_usr" "$rat" "$verdict")")
                 unset r
             done
         done
@@ -262,11 +286,11 @@ done
 echo
 echo "wrk -t$WRK_THREADS -d$DURATION (warm-up $WARMUP); nginx $(nginx -v 2>&1 | sed 's/.*\///') with W workers; wirelab serve http --threads W"
 echo
-printf '%-7s %-24s %11s %11s %7s %-4s  %8s %8s  %8s %8s  %6s %6s\n' \
-    workers case "nginx r/s" "wlab r/s" ratio ">=1" "ngx p50" "wl p50" "ngx p99" "wl p99" "ngErr" "wlErr"
-printf '%s\n' "$(printf '%.0s-' $(seq 120))"
+printf '%-7s %-24s %11s %11s %7s %-4s  %8s %8s  %8s %8s  %6s %6s  %7s %7s\n' \
+    workers case "nginx r/s" "wlab r/s" ratio ">=1" "ngx p50" "wl p50" "ngx p99" "wl p99" "ngErr" "wlErr" "ngx us" "wl us"
+printf '%s\n' "$(printf '%.0s-' $(seq 138))"
 printf '%s\n' "${rows[@]}"
-echo "(latency in ms; Err = non-2xx/3xx responses + socket errors as wrk counts them)"
+echo "(latency in ms; Err = non-2xx/3xx responses + socket errors as wrk counts them; us = server CPU time per request, microseconds)"
 echo
 {
     echo "{"
