@@ -98,10 +98,10 @@ pub fn ensure_fd_limit(sockets: u64) -> Result<(), FetchError> {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
         return Ok(()); // cannot tell: let connect() report it
     }
-    if (lim.rlim_cur as u64) >= need {
+    if lim.rlim_cur >= need as libc::rlim_t {
         return Ok(());
     }
-    if (lim.rlim_max as u64) >= need {
+    if lim.rlim_max >= need as libc::rlim_t {
         let raised = libc::rlimit { rlim_cur: need as libc::rlim_t, rlim_max: lim.rlim_max };
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
             return Ok(());

@@ -335,6 +335,7 @@ fn parse(head: &[u8], cfg: &HttpServerConfig) -> Parsed {
 /// The request's `Content-Length` (RFC 9112 §6.3): every field and every comma-separated
 /// member must be the same plain decimal number (no sign, no leading zeros, no spaces inside);
 /// anything else is `Err` (400). `None` without the field.
+#[allow(clippy::result_unit_err)] // the only error is "400", said by the caller
 pub fn content_length(headers: &[httparse::Header<'_>]) -> Result<Option<u64>, ()> {
     let mut found: Option<u64> = None;
     for h in headers.iter().filter(|h| h.name.eq_ignore_ascii_case("content-length")) {

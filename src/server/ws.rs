@@ -133,6 +133,7 @@ async fn connection(sock: TcpStream, rooms: Rooms, cfg: Arc<WsServerConfig>, cou
     let mut endpoint = None;
     let handshake = tokio_tungstenite::accept_hdr_async_with_config(
         sock,
+        #[allow(clippy::result_large_err)] // the callback's type is tungstenite's
         |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
             let path = req.uri().path();
             endpoint = if path == "/echo" {
