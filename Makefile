@@ -2,16 +2,17 @@
 #   make demo    set up, build, and run scenarios/persistent-vs-non-persistent.toml (the main demo)
 #   make test    set up, build, and run the whole test suite (what CI runs)
 #   make bench   analyzer speed and memory beside tshark and tcpdump on a 1M-packet capture
+#   make bench-servers   serve ws beside Node's ws and Python's websockets; serve http beside nginx
 #   make fuzz    run the cargo-fuzz targets for FUZZ_SECONDS each
 
 SHELL := /bin/bash
-APT_PACKAGES := libpcap-dev tshark tcpdump nginx-light wrk curl python3 python3-pip build-essential pkg-config time chromium iperf3 nftables iproute2 util-linux
+APT_PACKAGES := libpcap-dev tshark tcpdump nginx-light wrk curl python3 python3-pip build-essential pkg-config time chromium iperf3 nftables iproute2 util-linux nodejs
 CARGO ?= cargo
 BIN := $(or $(CARGO_TARGET_DIR),target)/release/wirelab
 FUZZ_SECONDS ?= 60
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup deps pydeps rust build demo test bench fuzz clean
+.PHONY: setup deps pydeps benchdeps rust build demo test bench bench-servers fuzz clean
 
 setup: deps pydeps rust
 
@@ -31,6 +32,12 @@ pydeps:
 	@# scapy builds the tunnel/fragment fixtures (tests/fixtures/make-tunnel-fixtures.py).
 	@python3 -c "import scapy" 2>/dev/null || python3 -m pip install -q scapy 2>/dev/null || \
 	  python3 -m pip install -q --break-system-packages scapy
+
+# Node's `ws` package (the reference server of bench/ws-echo.sh), in bench/node/node_modules.
+# (Debian packages npm apart from nodejs; NodeSource's nodejs includes it.)
+benchdeps: deps
+	@command -v npm >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
+	@[ -d bench/node/node_modules/ws ] || (cd bench/node && npm install --no-audit --no-fund --silent)
 
 # The Rust toolchain (rustup), when cargo is not on the PATH yet.
 rust:
@@ -52,6 +59,11 @@ test: setup
 
 bench: build
 	@bash bench/analyze.sh
+
+bench-servers: setup benchdeps
+	@PATH="$$HOME/.cargo/bin:$$PATH" $(CARGO) build --release --quiet --no-default-features
+	@WIRELAB=$(BIN) bash bench/ws-echo.sh
+	@WIRELAB=$(BIN) bash bench/http-server.sh
 
 fuzz: setup
 	@bash fuzz/run.sh $(FUZZ_SECONDS)

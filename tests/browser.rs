@@ -69,3 +69,31 @@ fn chromium_shows_danmaku_comments_by_polling_and_by_websocket() {
     assert_eq!(png_size(&shot), (1000, 600));
     let _ = std::fs::remove_file(shot);
 }
+
+#[test]
+fn chromium_danmaku_page_shows_the_mode_in_use_and_lets_history_enter_over_time() {
+    let s = serve(&["serve", "danmaku", "--port", "0"]);
+    for i in 1..=6 {
+        let body = format!(r##"{{"text":"history {i}","color":"#66ccff"}}"##);
+        Command::new("curl").args(["-s", "-X", "POST", "--data", &body, &format!("{}danmaku/h", s.url)]).output().unwrap();
+    }
+    let dom = |mode: &str, ms: u32| String::from_utf8(chromium(&[&format!("--virtual-time-budget={ms}"), "--dump-dom", &format!("{}?video=h&mode={mode}", s.url)])).unwrap();
+    let ws = dom("ws", 1000);
+    assert!(ws.contains(r#"value="ws" checked"#) && !ws.contains(r#"value="poll" checked"#), "with ?mode=ws the WebSocket radio is the checked one");
+    let poll = dom("poll", 1000);
+    assert!(poll.contains(r#"value="poll" checked"#) && !poll.contains(r#"value="ws" checked"#));
+    // Six history comments are all in the chat column at once, but fly in one at a time.
+    let flying = |d: &str| d.matches(r#"class="dm""#).count();
+    assert!(ws.contains("history 6"));
+    let early = flying(&ws);
+    assert!((1..6).contains(&early), "after 1 s only some history comments are flying: {early}");
+    let later = flying(&dom("ws", 3500));
+    assert_eq!(later, 6, "after 3.5 s all six are on their way");
+    // A tall window: the 16:9 video is letterboxed, not stretched (look at the screenshot).
+    let shot = std::env::temp_dir().join(format!("wirelab-danmaku-tall-{}.png", std::process::id()));
+    chromium(&["--window-size=700,900", "--virtual-time-budget=2000", &format!("--screenshot={}", shot.display()), &format!("{}?video=h&mode=ws", s.url)]);
+    assert_eq!(png_size(&shot), (700, 900));
+    if std::env::var_os("KEEP_SCREENSHOTS").is_none() {
+        let _ = std::fs::remove_file(shot);
+    }
+}

@@ -222,6 +222,9 @@ pub struct WsEchoArgs {
     /// Send binary messages instead of text.
     #[arg(long)]
     pub binary: bool,
+    /// Concurrent connections, each sending --count messages (the report sums them).
+    #[arg(long, short = 'c', default_value_t = 1)]
+    pub connections: usize,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -250,6 +253,15 @@ pub struct DanmakuArgs {
     /// Worker threads (1 = a single-threaded event loop).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Most videos held at once (a new one past this is refused with 503).
+    #[arg(long, default_value_t = 100)]
+    pub max_videos: usize,
+    /// Comments kept per video.
+    #[arg(long, default_value_t = 1000)]
+    pub history: usize,
+    /// Longest comment text kept, in bytes (cut on a character boundary).
+    #[arg(long, default_value_t = 500)]
+    pub max_text: usize,
 }
 
 #[derive(Args)]
@@ -263,6 +275,18 @@ pub struct WsArgs {
     /// Worker threads (1 = a single-threaded event loop).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Largest message in bytes, all fragments together (close 1009 beyond).
+    #[arg(long, default_value_t = 16 << 20)]
+    pub max_message: usize,
+    /// Largest single frame in bytes (close 1009 beyond).
+    #[arg(long, default_value_t = 16 << 20)]
+    pub max_frame: usize,
+    /// Seconds a client has to finish the opening handshake.
+    #[arg(long, default_value_t = 10)]
+    pub handshake_timeout: u64,
+    /// Messages queued for one /chat subscriber before it is dropped (close 1008).
+    #[arg(long, default_value_t = 1024)]
+    pub subscriber_queue: usize,
 }
 
 #[derive(Args)]
@@ -300,6 +324,9 @@ pub struct HttpArgs {
     /// Worker threads (1 = a single-threaded event loop, like nginx with one worker).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Seconds a write may make no progress before the connection is closed (nginx's send_timeout).
+    #[arg(long, default_value_t = 60)]
+    pub send_timeout: u64,
 }
 
 #[derive(Args)]

@@ -59,16 +59,18 @@ fn print_page(out: &mut dyn Write, r: &PageReport) -> io::Result<()> {
 }
 
 pub fn ws_echo(a: WsEchoArgs) -> Result<u8> {
-    let WsEchoArgs { url, count, size, rate, binary, json } = a;
-    let r = runtime(1)?.block_on(wirelab::client::ws_echo::run(&url, count, size, rate, binary))?;
+    let WsEchoArgs { url, count, size, rate, binary, connections, json } = a;
+    let r = runtime(1)?.block_on(wirelab::client::ws_echo::run_many(&url, count, size, rate, binary, connections.max(1)))?;
     print(json, &r, |out| {
         let d = &r.rtt;
         writeln!(
             out,
-            "{} messages of {} B to {}: RTT p50 {:.3} ms · p95 {:.3} ms · p99 {:.3} ms · max {:.3} ms · {:.0} msg/s · {:.2} MB/s",
+            "{} messages of {} B to {} over {} connection{}: RTT p50 {:.3} ms · p95 {:.3} ms · p99 {:.3} ms · max {:.3} ms · {:.0} msg/s · {:.2} MB/s",
             r.messages,
             r.size,
             r.url,
+            r.connections,
+            if r.connections == 1 { "" } else { "s" },
             d.p50_ms.unwrap_or(0.0),
             d.p95_ms.unwrap_or(0.0),
             d.p99_ms.unwrap_or(0.0),

@@ -1,6 +1,10 @@
 //! The danmaku load client: viewers (polling at an interval, or subscribed over WebSocket) and
 //! senders posting comments at a rate. Every comment carries its send time, so each delivery
 //! to each viewer gives an end-to-end latency.
+//!
+//! Every viewer and sender holds a socket: before starting, the file-descriptor limit is raised
+//! to what the load needs (up to the hard limit) or the run fails naming `ulimit -n`; and when
+//! any task fails, the others are stopped rather than left waiting for it.
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -97,6 +101,48 @@ fn post(path: &str, host: &str, body: &str) -> Vec<u8> {
     format!("POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
 }
 
+/// Descriptors the process needs beyond one per viewer and sender (stdio, the runtime's epoll
+/// and wake-up pipes, the resolver).
+const FD_MARGIN: u64 = 64;
+
+/// Makes sure `sockets` more descriptors can be open: raises the soft `RLIMIT_NOFILE` up to the
+/// hard one when needed, or explains which limit is too low.
+pub fn ensure_fd_limit(sockets: u64) -> Result<(), FetchError> {
+    let need = sockets + FD_MARGIN;
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to an rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Ok(()); // cannot tell: let connect() report it
+    }
+    if lim.rlim_cur >= need as libc::rlim_t {
+        return Ok(());
+    }
+    if lim.rlim_max >= need as libc::rlim_t {
+        let raised = libc::rlimit { rlim_cur: need as libc::rlim_t, rlim_max: lim.rlim_max };
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            return Ok(());
+        }
+    }
+    Err(FetchError::Limit(format!(
+        "{sockets} viewers and senders need about {need} open files, but the limit is {} (hard limit {}): raise it with `ulimit -n {need}` (or fewer --viewers)",
+        lim.rlim_cur, lim.rlim_max
+    )))
+}
+
+/// A connect or I/O error that is really the descriptor limit becomes a [`FetchError::Limit`].
+fn explain_fd(e: FetchError) -> FetchError {
+    let emfile = match &e {
+        FetchError::Connect { source, .. } | FetchError::Io { source, .. } => source.raw_os_error() == Some(libc::EMFILE) || source.raw_os_error() == Some(libc::ENFILE),
+        FetchError::Protocol(m) => m.contains("Too many open files"),
+        _ => false,
+    };
+    if emfile {
+        FetchError::Limit(format!("out of file descriptors ({e}): raise `ulimit -n` or use fewer --viewers"))
+    } else {
+        e
+    }
+}
+
 /// Runs the load for `duration`, then lets viewers collect late deliveries for a moment.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(base: &str, video: &str, viewers: usize, transport: Transport, senders: usize, rate: f64, duration: Duration) -> Result<LoadReport, FetchError> {
@@ -105,6 +151,7 @@ pub async fn run(base: &str, video: &str, viewers: usize, transport: Transport, 
     let port = u.port_or_known_default().unwrap_or(80);
     let addr = format!("{host}:{port}");
     let host_hdr = format!("{host}:{port}");
+    ensure_fd_limit((viewers + senders) as u64)?;
     let tally = Arc::new(Tally::default());
     let latencies = Arc::new(Mutex::new(Vec::<f64>::new()));
     let start = Instant::now();
@@ -217,8 +264,19 @@ pub async fn run(base: &str, video: &str, viewers: usize, transport: Transport, 
             Ok::<_, FetchError>(())
         }));
     }
-    for t in tasks {
-        t.await.map_err(|e| FetchError::Protocol(format!("a load task failed: {e}")))??;
+    // The first failure stops the run: the other tasks may be waiting at the barrier for the
+    // one that failed, and would wait for ever.
+    let aborts: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
+    let all = futures_util::future::try_join_all(tasks.into_iter().map(|t| async move {
+        match t.await {
+            Ok(r) => r.map_err(explain_fd),
+            Err(e) => Err(FetchError::Protocol(format!("a load task failed: {e}"))),
+        }
+    }))
+    .await;
+    if let Err(e) = all {
+        aborts.iter().for_each(|a| a.abort());
+        return Err(e);
     }
     let comments_sent = sent.load(Ordering::Relaxed);
     let lat = std::mem::take(&mut *latencies.lock().await);

@@ -76,6 +76,9 @@ pub enum FetchError {
     Io { addr: String, source: std::io::Error },
     #[error("{0}")]
     Protocol(String),
+    /// A resource limit of this process (file descriptors) is too low for the job.
+    #[error("{0}")]
+    Limit(String),
 }
 
 /// One fetched object.

@@ -1,5 +1,6 @@
 //! The WebSocket echo client instrument: N messages of S bytes, paced at R per second or as
-//! fast as the echoes come back, with per-message round-trip times and throughput.
+//! fast as the echoes come back, with per-message round-trip times and throughput; over one
+//! connection or several at once (each sending its own N messages).
 
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,8 @@ pub enum EchoError {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct EchoReport {
     pub url: String,
+    /// Concurrent connections; `messages` counts all of them.
+    pub connections: usize,
     pub messages: u64,
     pub size: usize,
     pub binary: bool,
@@ -41,17 +44,57 @@ pub struct EchoReport {
     pub mb_per_s: f64,
 }
 
-/// Runs the echo test. Each message carries its sequence number, so the echo is checked.
+/// Runs the echo test over one connection. Each message carries its sequence number, so the
+/// echo is checked.
 pub async fn run(url: &str, count: u64, size: usize, rate: Option<f64>, binary: bool) -> Result<EchoReport, EchoError> {
+    run_many(url, count, size, rate, binary, 1).await
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<TcpStream>;
+
+async fn connect(url: &str) -> Result<Ws, EchoError> {
     let u = url::Url::parse(url).map_err(|e| EchoError::Url(format!("{url}: {e}")))?;
     let host = u.host_str().ok_or_else(|| EchoError::Url(url.into()))?.to_string();
     let addr = format!("{}:{}", if host.contains(':') { format!("[{host}]") } else { host }, u.port_or_known_default().unwrap_or(80));
     let sock = TcpStream::connect(&addr).await.map_err(|e| EchoError::Connect(addr.clone(), e))?;
     sock.set_nodelay(true).map_err(|e| EchoError::Connect(addr.clone(), e))?;
     let (ws, _) = tokio_tungstenite::client_async(url, sock).await?;
+    Ok(ws)
+}
+
+/// Runs the echo test over `connections` connections at once (all opened first), each sending
+/// `count` messages; the report covers every message of every connection.
+pub async fn run_many(url: &str, count: u64, size: usize, rate: Option<f64>, binary: bool, connections: usize) -> Result<EchoReport, EchoError> {
+    let mut conns = Vec::with_capacity(connections);
+    for _ in 0..connections.max(1) {
+        conns.push(connect(url).await?);
+    }
+    let start = Instant::now();
+    let results = futures_util::future::join_all(conns.into_iter().map(|ws| one(ws, count, size, rate, binary, start))).await;
+    let duration = start.elapsed().as_secs_f64();
+    let mut rtts = Vec::with_capacity(count as usize * connections);
+    for r in results {
+        rtts.extend(r?);
+    }
+    let total = rtts.len() as u64;
+    Ok(EchoReport {
+        url: url.into(),
+        connections: connections.max(1),
+        messages: total,
+        size,
+        binary,
+        rate,
+        rtt: Dist::of(rtts),
+        duration_s: duration,
+        messages_per_s: total as f64 / duration.max(1e-9),
+        mb_per_s: total as f64 * size as f64 / 1e6 / duration.max(1e-9),
+    })
+}
+
+/// One connection's messages: their round-trip times in milliseconds.
+async fn one(ws: Ws, count: u64, size: usize, rate: Option<f64>, binary: bool, start: Instant) -> Result<Vec<f64>, EchoError> {
     let (mut tx, mut rx) = ws.split();
     let mut rtts = Vec::with_capacity(count as usize);
-    let start = Instant::now();
     let gap = rate.filter(|r| *r > 0.0).map(|r| Duration::from_secs_f64(1.0 / r));
     for i in 0..count {
         if let Some(g) = gap {
@@ -83,19 +126,8 @@ pub async fn run(url: &str, count: u64, size: usize, rate: Option<f64>, binary: 
         }
         rtts.push(sent.elapsed().as_nanos() as f64 / 1e6);
     }
-    let duration = start.elapsed().as_secs_f64();
     close_cleanly(&mut tx, &mut rx).await;
-    Ok(EchoReport {
-        url: url.into(),
-        messages: count,
-        size,
-        binary,
-        rate,
-        rtt: Dist::of(rtts),
-        duration_s: duration,
-        messages_per_s: count as f64 / duration.max(1e-9),
-        mb_per_s: count as f64 * size as f64 / 1e6 / duration.max(1e-9),
-    })
+    Ok(rtts)
 }
 
 /// The closing handshake of RFC 6455 §7: a Close with 1000 (normal), then the server's Close

@@ -63,10 +63,10 @@ pub fn start(rt: &Runtime, net: &Network, plan: &Plan, bound: Bound) -> Result<S
                     keepalive_max: *keepalive_max,
                     ..Default::default()
                 };
-                ("http", rt.spawn(until(server::http::serve(listener, cfg), shutdown)))
+                ("http", rt.spawn(server::http::run(listener, cfg, shutdown)))
             }
-            ServerSetup::Ws => ("ws", rt.spawn(until(server::ws::serve(listener), shutdown))),
-            ServerSetup::Danmaku => ("http", rt.spawn(until(server::danmaku::serve(listener), shutdown))),
+            ServerSetup::Ws => ("ws", rt.spawn(server::ws::run(listener, Default::default(), shutdown))),
+            ServerSetup::Danmaku => ("http", rt.spawn(server::danmaku::run(listener, Default::default(), shutdown))),
         };
         serving.urls.push(format!("{scheme}://{}", std::net::SocketAddr::new(net.server_ip(), port)));
         serving.stops.push(tx);
@@ -99,10 +99,3 @@ impl Serving {
     }
 }
 
-/// Runs a server until `shutdown` resolves (then drops it: connections are cut).
-async fn until(serve: impl std::future::Future<Output = std::io::Result<()>>, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
-    tokio::select! {
-        r = serve => r,
-        _ = shutdown => Ok(()),
-    }
-}

@@ -4,6 +4,10 @@
 //! It is built to be measured: each response goes out in one write (header block and body
 //! together when the body is small), sockets use `TCP_NODELAY`, and a connection is closed
 //! with a FIN after the client's bytes were read, never with a RST.
+//!
+//! Against hostile clients: a strict `Content-Length` (RFC 9112 §6.3), a send timeout between
+//! writes (like nginx's `send_timeout`), at most [`FILE_CHUNK`] bytes of a large file in memory
+//! per connection, and [`run`] stops on a shutdown signal after in-flight responses finish.
 
 use std::io;
 use std::net::SocketAddr;
@@ -15,10 +19,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::ShutdownSignal;
 use crate::proto::http::{find_head_end, MAX_HEAD};
 
-/// Bodies up to this size go out in the same write as their header block.
-const ONE_WRITE: usize = 1 << 20;
+/// A large (uncached) file is read and sent this many bytes at a time: the most of it that a
+/// connection holds in memory.
+pub const FILE_CHUNK: usize = 64 * 1024;
 
 /// Every behaviour a scenario compares is a switch here.
 #[derive(Debug, Clone)]
@@ -37,6 +43,11 @@ pub struct HttpServerConfig {
     /// Largest request body accepted (413 beyond).
     pub max_body: u64,
     pub access_log: Option<PathBuf>,
+    /// A write that makes no progress for this long closes the connection (nginx's
+    /// `send_timeout`): a client that never reads cannot hold its response for ever.
+    pub send_timeout: Duration,
+    /// How long in-flight responses get to finish at shutdown.
+    pub grace: Duration,
 }
 
 impl Default for HttpServerConfig {
@@ -51,6 +62,8 @@ impl Default for HttpServerConfig {
             max_headers: 64,
             max_body: 1 << 20,
             access_log: None,
+            send_timeout: Duration::from_secs(60),
+            grace: super::SHUTDOWN_GRACE,
         }
     }
 }
@@ -90,27 +103,27 @@ impl AccessLog {
 
 /// Serves until the listener fails. Each connection runs in its own task.
 pub async fn serve(listener: TcpListener, cfg: HttpServerConfig) -> io::Result<()> {
+    run(listener, cfg, std::future::pending()).await
+}
+
+/// Serves until `shutdown` completes; then stops accepting, lets in-flight responses finish
+/// (idle keep-alive connections close at once) for at most `cfg.grace`, and returns.
+pub async fn run(listener: TcpListener, cfg: HttpServerConfig, shutdown: impl std::future::Future<Output = ()> + Send) -> io::Result<()> {
     let root = cfg.root.canonicalize()?;
     let log = Arc::new(AccessLog::open(cfg.access_log.as_deref())?);
     let cfg = Arc::new(HttpServerConfig { root, ..cfg });
     let cache = Arc::new(FileCache::default());
     cache.prewarm(&cfg.root);
     let ids = AtomicU64::new(0);
-    loop {
-        let (sock, peer) = match listener.accept().await {
-            Ok(x) => x,
-            // Out of descriptors or a connection reset before accept: keep serving.
-            Err(_) => {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
+    let grace = cfg.grace;
+    super::accept_loop(listener, "serve http", grace, shutdown, move |sock, peer, stop| {
         let id = ids.fetch_add(1, Ordering::Relaxed) + 1;
         let (cfg, log, cache) = (cfg.clone(), log.clone(), cache.clone());
-        tokio::spawn(async move {
-            let _ = connection(sock, peer, id, &cfg, &log, &cache).await;
-        });
-    }
+        async move {
+            let _ = connection(sock, peer, id, &cfg, &log, &cache, stop).await;
+        }
+    })
+    .await
 }
 
 struct Response {
@@ -290,10 +303,9 @@ fn parse(head: &[u8], cfg: &HttpServerConfig) -> Parsed {
         Ok(httparse::Status::Complete(n)) => {
             let get = |name: &str| req.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| String::from_utf8_lossy(h.value).trim().to_string());
             let conn = get("connection").unwrap_or_default().to_ascii_lowercase();
-            let content_length = match get("content-length").map(|v| v.parse::<u64>()) {
-                None => 0,
-                Some(Ok(n)) => n,
-                Some(Err(_)) => return Parsed::Reply(error(400)),
+            let content_length = match content_length(req.headers) {
+                Ok(n) => n.unwrap_or(0),
+                Err(()) => return Parsed::Reply(error(400)),
             };
             if get("transfer-encoding").is_some() {
                 // This instrument serves files; a chunked request body is refused plainly.
@@ -318,6 +330,27 @@ fn parse(head: &[u8], cfg: &HttpServerConfig) -> Parsed {
         Err(httparse::Error::Version) => Parsed::Reply(error(505)),
         _ => Parsed::Reply(error(400)),
     }
+}
+
+/// The request's `Content-Length` (RFC 9112 §6.3): every field and every comma-separated
+/// member must be the same plain decimal number (no sign, no leading zeros, no spaces inside);
+/// anything else is `Err` (400). `None` without the field.
+#[allow(clippy::result_unit_err)] // the only error is "400", said by the caller
+pub fn content_length(headers: &[httparse::Header<'_>]) -> Result<Option<u64>, ()> {
+    let mut found: Option<u64> = None;
+    for h in headers.iter().filter(|h| h.name.eq_ignore_ascii_case("content-length")) {
+        let v = std::str::from_utf8(h.value).map_err(|_| ())?;
+        for member in v.split(',') {
+            let m = member.trim_matches([' ', '\t']);
+            let plain = !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()) && (m == "0" || !m.starts_with('0'));
+            let n: u64 = if plain { m.parse().map_err(|_| ())? } else { return Err(()) };
+            if found.is_some_and(|f| f != n) {
+                return Err(());
+            }
+            found = Some(n);
+        }
+    }
+    Ok(found)
 }
 
 /// Maps a request target to a file under `root`, refusing anything that leaves it. Returns the
@@ -358,6 +391,10 @@ fn resolve(root: &Path, target: &str) -> Result<(PathBuf, std::fs::Metadata), u1
     if meta.is_dir() {
         let (index, m) = resolve(root, &format!("{}/index.html", rel.display()))?;
         return Ok((index, m));
+    }
+    // `/file.html/` names a directory that is not there (404, as nginx answers).
+    if decoded.ends_with('/') {
+        return Err(404);
     }
     Ok((full, meta))
 }
@@ -451,6 +488,7 @@ fn handle(req: &Request, cfg: &HttpServerConfig, cache: &FileCache) -> Response 
 
 /// Writes the response: the header block and (small) body in one write.
 async fn send(sock: &mut TcpStream, r: &Response, head_only: bool, close: bool, left: u32, cfg: &HttpServerConfig) -> io::Result<u64> {
+    let t = cfg.send_timeout;
     use std::fmt::Write as _;
     let body_len = r.body.len();
     let mut head = String::with_capacity(320);
@@ -468,7 +506,7 @@ async fn send(sock: &mut TcpStream, r: &Response, head_only: bool, close: bool, 
     }
     let mut out = head.into_bytes();
     if head_only {
-        sock.write_all(&out).await?;
+        write_all(sock, &out, t).await?;
         return Ok(0);
     }
     match &r.body {
@@ -476,7 +514,7 @@ async fn send(sock: &mut TcpStream, r: &Response, head_only: bool, close: bool, 
         Body::Bytes(b) => out.extend_from_slice(b),
         Body::Cached { data, start, len } => {
             // One writev: the header block and the cached body, without copying the body.
-            write_both(sock, &out, &data[*start..*start + *len]).await?;
+            write_both(sock, &out, &data[*start..*start + *len], t).await?;
             return Ok(*len as u64);
         }
         Body::File { path, start, len } => {
@@ -485,32 +523,39 @@ async fn send(sock: &mut TcpStream, r: &Response, head_only: bool, close: bool, 
             use std::io::{Read, Seek};
             let mut f = std::fs::File::open(path)?;
             f.seek(std::io::SeekFrom::Start(*start))?;
-            let first = (*len).min(ONE_WRITE as u64) as usize;
+            let first = (*len).min(FILE_CHUNK as u64) as usize;
             let at = out.len();
             out.resize(at + first, 0);
             f.read_exact(&mut out[at..])?;
-            sock.write_all(&out).await?;
+            write_all(sock, &out, t).await?;
             let mut sent = first as u64;
             if sent < *len {
-                let mut buf = vec![0u8; ONE_WRITE];
+                let mut buf = out;
+                buf.resize(FILE_CHUNK, 0);
                 while sent < *len {
                     let n = ((*len - sent) as usize).min(buf.len());
                     f.read_exact(&mut buf[..n])?;
-                    sock.write_all(&buf[..n]).await?;
+                    write_all(sock, &buf[..n], t).await?;
                     sent += n as u64;
                 }
             }
             return Ok(sent);
         }
     }
-    sock.write_all(&out).await?;
+    write_all(sock, &out, t).await?;
     Ok(body_len)
 }
 
-/// Writes `a` then `b` with vectored writes (a single `writev` when the socket takes it all).
-async fn write_both(sock: &mut TcpStream, mut a: &[u8], mut b: &[u8]) -> io::Result<()> {
+/// Writes all of `buf`; `TimedOut` when one write makes no progress within `t`.
+async fn write_all(sock: &mut TcpStream, buf: &[u8], t: Duration) -> io::Result<()> {
+    write_both(sock, buf, &[], t).await
+}
+
+/// Writes `a` then `b` with vectored writes (a single `writev` when the socket takes it all);
+/// `TimedOut` when one write makes no progress within `t`.
+async fn write_both(sock: &mut TcpStream, mut a: &[u8], mut b: &[u8], t: Duration) -> io::Result<()> {
     while !a.is_empty() || !b.is_empty() {
-        let n = sock.write_vectored(&[io::IoSlice::new(a), io::IoSlice::new(b)]).await?;
+        let n = tokio::time::timeout(t, sock.write_vectored(&[io::IoSlice::new(a), io::IoSlice::new(b)])).await.map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
@@ -528,7 +573,8 @@ async fn write_both(sock: &mut TcpStream, mut a: &[u8], mut b: &[u8]) -> io::Res
 /// no unread bytes that would turn the close into a RST), for at most a second.
 async fn close(mut sock: TcpStream) {
     let _ = sock.shutdown().await;
-    let mut sink = [0u8; 4096];
+    // On the heap: a buffer in the future itself would be copied each time the future moves.
+    let mut sink = vec![0u8; 4096];
     let deadline = Instant::now() + Duration::from_secs(1);
     while let Ok(Ok(n)) = tokio::time::timeout_at(deadline.into(), sock.read(&mut sink)).await {
         if n == 0 {
@@ -537,7 +583,7 @@ async fn close(mut sock: TcpStream) {
     }
 }
 
-async fn connection(mut sock: TcpStream, peer: SocketAddr, id: u64, cfg: &HttpServerConfig, log: &AccessLog, cache: &FileCache) -> io::Result<()> {
+async fn connection(mut sock: TcpStream, peer: SocketAddr, id: u64, cfg: &HttpServerConfig, log: &AccessLog, cache: &FileCache, mut stop: ShutdownSignal) -> io::Result<()> {
     sock.set_nodelay(true)?;
     let mut buf: Vec<u8> = Vec::with_capacity(8192);
     let mut served: u32 = 0;
@@ -565,12 +611,22 @@ async fn connection(mut sock: TcpStream, peer: SocketAddr, id: u64, cfg: &HttpSe
                 None if served == 0 => Instant::now() + cfg.header_timeout,
                 None => Instant::now() + cfg.keepalive_timeout,
             };
-            let mut chunk = [0u8; 8192];
-            match tokio::time::timeout_at(deadline.into(), sock.read(&mut chunk)).await {
+            // Read straight into `buf` (no buffer inside the future: it would be copied each
+            // time the future moves, a cost per connection).
+            buf.reserve(8192);
+            // At shutdown, a connection between requests closes; one in a request goes on.
+            let idle = first_byte.is_none();
+            let read = tokio::select! {
+                r = tokio::time::timeout_at(deadline.into(), sock.read_buf(&mut buf)) => r,
+                _ = stop.wait(), if idle => {
+                    close(sock).await;
+                    return Ok(());
+                }
+            };
+            match read {
                 Ok(Ok(0)) | Ok(Err(_)) => return Ok(()),
-                Ok(Ok(n)) => {
+                Ok(Ok(_)) => {
                     first_byte.get_or_insert_with(Instant::now);
-                    buf.extend_from_slice(&chunk[..n]);
                 }
                 Err(_) => {
                     if first_byte.is_some() {
@@ -600,7 +656,7 @@ async fn connection(mut sock: TcpStream, peer: SocketAddr, id: u64, cfg: &HttpSe
             let have = (buf.len() as u64).min(left);
             buf.drain(..have as usize);
             left -= have;
-            let mut chunk = [0u8; 8192];
+            let mut chunk = vec![0u8; 8192];
             while left > 0 {
                 let n = match tokio::time::timeout(cfg.header_timeout, sock.read(&mut chunk)).await {
                     Ok(Ok(n)) if n > 0 => n,
@@ -613,7 +669,7 @@ async fn connection(mut sock: TcpStream, peer: SocketAddr, id: u64, cfg: &HttpSe
         }
         let resp = handle(&req, cfg, cache);
         let wants_close = req.close || (req.minor == 0 && !req.keep_alive);
-        let close_now = !cfg.persistent || wants_close || served >= cfg.keepalive_max || resp.status == 413;
+        let close_now = !cfg.persistent || wants_close || served >= cfg.keepalive_max || resp.status == 413 || stop.is_set();
         let sent = send(&mut sock, &resp, req.method == "HEAD", close_now, cfg.keepalive_max.saturating_sub(served), cfg).await?;
         log.line(peer, &req.method, &req.target, resp.status, sent, id, served);
         if close_now {
@@ -648,6 +704,35 @@ mod tests {
             let _ = std::os::unix::fs::symlink(root.join("sub"), root.join("inside"));
             assert!(resolve(&root, "/inside/a.txt").is_ok(), "a symlink inside the root is followed");
         }
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn content_length_is_strict() {
+        let cl = |vals: &[&str]| {
+            let hs: Vec<httparse::Header> = vals.iter().map(|v| httparse::Header { name: "Content-Length", value: v.as_bytes() }).collect();
+            content_length(&hs)
+        };
+        assert_eq!(cl(&[]), Ok(None));
+        assert_eq!(cl(&["0"]), Ok(Some(0)));
+        assert_eq!(cl(&["33"]), Ok(Some(33)));
+        assert_eq!(cl(&["33", "33"]), Ok(Some(33)));
+        assert_eq!(cl(&["33, 33"]), Ok(Some(33)));
+        for bad in [&["5", "6"][..], &["+33"], &["033"], &["-1"], &["3 3"], &[""], &["5, 6"], &["0x10"], &["99999999999999999999999"]] {
+            assert_eq!(cl(bad), Err(()), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_trailing_slash_after_a_file_is_404() {
+        let root = std::env::temp_dir().join(format!("wirelab-slash-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("d")).unwrap();
+        std::fs::write(root.join("f.html"), "f").unwrap();
+        std::fs::write(root.join("d/index.html"), "i").unwrap();
+        let root = root.canonicalize().unwrap();
+        assert!(resolve(&root, "/f.html").is_ok());
+        assert_eq!(resolve(&root, "/f.html/").map(|_| ()).unwrap_err(), 404);
+        assert!(resolve(&root, "/d/").is_ok());
         std::fs::remove_dir_all(&root).unwrap();
     }
 
