@@ -1,8 +1,9 @@
-//! Output: terminal tables, the Wireshark-style packet list, follow-stream formats, and
-//! CSV/Parquet exports.
+//! Output: terminal tables, the Wireshark-style packet list, follow-stream formats, charts, the
+//! HTML report and CSV/Parquet exports.
 
 #[cfg(feature = "export")]
 pub mod export;
+pub mod charts;
 pub mod follow;
 pub mod packets;
 pub mod summary;
