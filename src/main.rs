@@ -104,6 +104,27 @@ D data, F FIN, R RST, T retransmission, W zero window, ^ capture began with the 
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Build an offline HTML report (charts, lesson, tables) from a capture or a run folder.
+    #[command(after_help = "Example: wirelab report reports/persistent-vs-non-persistent-20261121-201500 --png\n\n\
+From a capture it runs the analysis with export into the output folder first; from a run folder \
+it reads the exported tables and summary.json there. Writes report.html (and with --png one \
+1280x720 PNG per chart).")]
+    Report {
+        /// A capture file (pcap/pcapng) or a run folder (reports/<name>-<time>/).
+        input: PathBuf,
+        /// Another run folder (or capture) to put side by side.
+        #[arg(long, value_name = "RUN_DIR")]
+        compare: Option<PathBuf>,
+        /// Output folder (default: the run folder, or reports/<capture name>-report/).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Also write each chart as a 1280x720 PNG.
+        #[arg(long)]
+        png: bool,
+        /// TCP stream for the flow and time-sequence graphs.
+        #[arg(long)]
+        stream: Option<u32>,
+    },
     /// Fetch a page and every object it references, in a chosen connection mode, timing each.
     #[command(after_help = "Modes:\n  \
 persistent       one connection, one request at a time\n  \
@@ -560,6 +581,16 @@ fn run(cli: Cli) -> Result<u8> {
             let _ = stdout.flush();
             Ok(if all_ok { exit::OK } else { exit::FAILED })
         }
+        #[cfg(feature = "export")]
+        Command::Report { input, compare, out, png, stream } => {
+            let o = wirelab::render::report::build(wirelab::render::report::ReportRequest { input, compare, out, png, stream })?;
+            for p in o.pngs.iter().chain([&o.html]) {
+                println!("{}", p.display());
+            }
+            Ok(exit::OK)
+        }
+        #[cfg(not(feature = "export"))]
+        Command::Report { .. } => anyhow::bail!("this wirelab was built without the `export` feature that reports need"),
         #[cfg(not(feature = "export"))]
         Command::RunScenario { .. } => anyhow::bail!("this wirelab was built without the `export` feature that scenarios need"),
         Command::Capture { interface, filter, output, duration, snaplen, buffer_mib } => {

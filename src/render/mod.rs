@@ -6,5 +6,6 @@ pub mod export;
 pub mod charts;
 pub mod follow;
 pub mod packets;
+pub mod report;
 pub mod summary;
 pub mod table;

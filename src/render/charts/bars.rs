@@ -4,7 +4,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{bold, clip, color, font, frame, si, Drawn, Ez, GRID};
+use super::{bold, clip, color, font, frame, legend_row, si, Drawn, Ez, Swatch, GRID};
 
 /// One panel: bars per group, one bar per series (side by side, or stacked).
 #[derive(Debug, Clone, Default)]
@@ -35,6 +35,8 @@ pub(super) fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &GroupB
         let (w, _) = pa.dim_in_pixel();
         pa.draw(&Text::new(p.title.clone(), (w as i32 / 2, 4), bold(19).pos(Pos::new(HPos::Center, VPos::Top)))).e()?;
         let pa = pa.margin(30, 4, 6, 14);
+        let items: Vec<_> = p.series.iter().enumerate().map(|(i, (l, _))| (l.clone(), color(i), Swatch::Block)).collect();
+        let pa = legend_row(&pa, &items)?;
         let totals: Vec<f64> = (0..ng)
             .map(|g| {
                 let v = p.series.iter().map(|(_, v)| v.get(g).copied().unwrap_or(0.0));
@@ -56,7 +58,7 @@ pub(super) fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &GroupB
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .light_line_style(GRID)
+            .light_line_style(TRANSPARENT)
             .bold_line_style(GRID)
             .x_labels(ng + 1)
             .x_label_formatter(&|v| {
@@ -91,9 +93,8 @@ pub(super) fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &GroupB
                 .collect();
             chart
                 .draw_series(rects.iter().map(|&(x0, y0, v)| Rectangle::new([(x0 + 0.01, y0), (x0 + width - 0.01, y0 + v)], c.filled())))
-                .e()?
-                .label(label.clone())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], c.filled()));
+                .e()?;
+            let _ = label;
             let label_pos = |&(x0, y0, v): &(f64, f64, f64)| if p.stacked { (x0 + width / 2.0, y0 + v / 2.0) } else { (x0 + width / 2.0, y0 + v) };
             let anchor = if p.stacked { VPos::Center } else { VPos::Bottom };
             let text_c = if p.stacked { WHITE } else { RGBColor(34, 34, 34) };
@@ -103,14 +104,6 @@ pub(super) fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &GroupB
                 }))
                 .e()?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(180, 180, 180))
-            .label_font(font(15))
-            .draw()
-            .e()?;
     }
     Ok(())
 }

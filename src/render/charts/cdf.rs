@@ -3,7 +3,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{color, font, frame, si, Drawn, Ez, GRID};
+use super::{color, font, frame, legend_row, si, Drawn, Ez, Swatch, GRID};
 
 /// One distribution as (value, cumulative fraction) points, ascending.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +27,8 @@ pub struct CdfData {
 
 pub(super) fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &CdfData) -> Drawn {
     let area = frame(root, &d.title, &d.note)?;
+    let items: Vec<_> = d.series.iter().enumerate().map(|(i, s)| (s.label.clone(), color(i), Swatch::Line)).collect();
+    let area = legend_row(&area, &items)?;
     let x_max = d.series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).fold(0.0f64, f64::max).max(1e-3) * 1.05;
     let mut chart = ChartBuilder::on(&area)
         .margin_left(10)
@@ -38,7 +40,7 @@ pub(super) fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &CdfDat
         .e()?;
     chart
         .configure_mesh()
-        .light_line_style(GRID)
+        .light_line_style(TRANSPARENT)
         .bold_line_style(GRID)
         .x_desc(d.x_desc.clone())
         .y_desc("fraction of samples ≤ x")
@@ -61,21 +63,12 @@ pub(super) fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &CdfDat
             pts.push((x, q));
             prev = q;
         }
-        let series = if s.from_percentiles {
+        if s.from_percentiles {
             chart.draw_series(DashedLineSeries::new(pts.clone(), 10, 6, style)).e()?;
-            chart.draw_series(pts.iter().map(|&p| Circle::new(p, 5, c.filled()))).e()?
+            chart.draw_series(pts.iter().map(|&p| Circle::new(p, 5, c.filled()))).e()?;
         } else {
-            chart.draw_series(LineSeries::new(pts, style)).e()?
-        };
-        series.label(s.label.clone()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], ShapeStyle::from(&c).stroke_width(3)));
+            chart.draw_series(LineSeries::new(pts, style)).e()?;
+        }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.9))
-        .border_style(RGBColor(180, 180, 180))
-        .label_font(font(16))
-        .draw()
-        .e()?;
     Ok(())
 }

@@ -78,11 +78,11 @@ pub(super) fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &FlowDa
     let legend_h = 34;
     let head = 40;
     let lanes = d.lanes.len().max(2) as i32;
-    let lane_gap = (w - time_col - 60) / (lanes - 1).max(1);
-    let lane_x = |i: usize| time_col + 30 + lane_gap * i as i32;
+    let lane_gap = (w - time_col - 200) / (lanes - 1).max(1);
+    let lane_x = |i: usize| time_col + 90 + lane_gap * i as i32;
     for (i, name) in d.lanes.iter().enumerate() {
         let x = lane_x(i);
-        area.draw(&Text::new(clip(name, 28), (x, 4), bold(16).pos(Pos::new(HPos::Center, VPos::Top)))).e()?;
+        area.draw(&Text::new(clip(name, (lane_gap as usize / 9).clamp(10, 28)), (x, 4), bold(16).pos(Pos::new(HPos::Center, VPos::Top)))).e()?;
         area.draw(&PathElement::new(vec![(x, head - 8), (x, h - legend_h - 4)], ShapeStyle::from(&MUTED).stroke_width(2))).e()?;
     }
     area.draw(&Text::new("time (ms)", (8, 4), bold(16))).e()?;

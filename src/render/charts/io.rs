@@ -3,7 +3,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{color, font, frame, si, Drawn, Ez, GRID};
+use super::{color, font, frame, legend_row, si, Drawn, Ez, Swatch, GRID};
 
 /// One protocol's counts per interval.
 #[derive(Debug, Clone, Default)]
@@ -56,6 +56,8 @@ pub fn interval_name(s: f64) -> String {
 
 pub(super) fn draw_io<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &IoData) -> Drawn {
     let area = frame(root, &d.title, &d.note)?;
+    let items: Vec<_> = d.series.iter().enumerate().map(|(i, s)| (s.label.clone(), color(i), Swatch::Line)).collect();
+    let area = legend_row(&area, &items)?;
     let (top, bottom) = area.split_vertically(area.dim_in_pixel().1 / 2);
     let t_max = d.series.iter().flat_map(|s| s.t.last()).fold(0.0f64, |a, b| a.max(*b)) + d.interval_s;
     let per = interval_name(d.interval_s);
@@ -72,7 +74,7 @@ pub(super) fn draw_io<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &IoD
             .e()?;
         let y_desc = if bytes { format!("bytes per {per}") } else { format!("packets per {per}") };
         let mut mesh = chart.configure_mesh();
-        mesh.light_line_style(GRID)
+        mesh.light_line_style(TRANSPARENT)
             .bold_line_style(GRID)
             .y_desc(y_desc)
             .y_label_formatter(&|v| si(*v))
@@ -97,20 +99,7 @@ pub(super) fn draw_io<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &IoD
                 pts.push((t, y));
                 pts.push((t + d.interval_s, y));
             }
-            let series = chart.draw_series(LineSeries::new(pts, ShapeStyle::from(&c).stroke_width(2))).e()?;
-            if !bytes {
-                series.label(s.label.clone()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], ShapeStyle::from(&c).stroke_width(3)));
-            }
-        }
-        if !bytes {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.9))
-                .border_style(RGBColor(180, 180, 180))
-                .label_font(font(16))
-                .draw()
-                .e()?;
+            chart.draw_series(LineSeries::new(pts, ShapeStyle::from(&c).stroke_width(2))).e()?;
         }
     }
     Ok(())
@@ -118,6 +107,12 @@ pub(super) fn draw_io<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &IoD
 
 pub(super) fn draw_tseq<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &TseqData) -> Drawn {
     let area = frame(root, &d.title, &d.note)?;
+    let items = vec![
+        ("segment sent (sequence range)".to_string(), color(0), Swatch::Line),
+        ("retransmission".to_string(), color(3), Swatch::Cross),
+        ("ACK from the receiver".to_string(), color(2), Swatch::Line),
+    ];
+    let area = legend_row(&area, &items)?;
     let t_min = d.segs.iter().map(|s| s.t).chain(d.acks.iter().map(|a| a.0)).fold(f64::INFINITY, f64::min);
     let t_max = d.segs.iter().map(|s| s.t).chain(d.acks.iter().map(|a| a.0)).fold(f64::NEG_INFINITY, f64::max);
     let (t_min, t_max) = if t_min.is_finite() { (t_min, t_max) } else { (0.0, 1.0) };
@@ -134,7 +129,7 @@ pub(super) fn draw_tseq<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &T
         .e()?;
     chart
         .configure_mesh()
-        .light_line_style(GRID)
+        .light_line_style(TRANSPARENT)
         .bold_line_style(GRID)
         .x_desc("time since capture start (ms)")
         .y_desc("relative sequence number (bytes)")
@@ -155,31 +150,17 @@ pub(super) fn draw_tseq<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &T
     }
     chart
         .draw_series(LineSeries::new(ack_pts, ShapeStyle::from(&ack_c).stroke_width(1)))
-        .e()?
-        .label("ACK from the receiver")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], ShapeStyle::from(&ack_c).stroke_width(3)));
+        .e()?;
     let seg_c = color(0);
     let bar = |s: &TseqSeg, c: RGBColor, w: u32| PathElement::new(vec![(s.t * 1e3, s.seq), (s.t * 1e3, s.end.max(s.seq))], ShapeStyle::from(&c).stroke_width(w));
     chart
         .draw_series(d.segs.iter().filter(|s| !s.retransmission).map(|s| bar(s, seg_c, 2)))
-        .e()?
-        .label("segment sent (sequence range)")
-        .legend(move |(x, y)| PathElement::new(vec![(x + 10, y - 7), (x + 10, y + 7)], ShapeStyle::from(&seg_c).stroke_width(3)));
+        .e()?;
     let re_c = color(3);
     chart
         .draw_series(d.segs.iter().filter(|s| s.retransmission).flat_map(|s| {
             [bar(s, re_c, 3).into_dyn(), Cross::new((s.t * 1e3, s.seq), 6, ShapeStyle::from(&re_c).stroke_width(2)).into_dyn()]
         }))
-        .e()?
-        .label("retransmission")
-        .legend(move |(x, y)| Cross::new((x + 10, y), 6, ShapeStyle::from(&re_c).stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.9))
-        .border_style(RGBColor(180, 180, 180))
-        .label_font(font(16))
-        .draw()
         .e()?;
     Ok(())
 }

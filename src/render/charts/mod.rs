@@ -14,7 +14,7 @@ mod timeline;
 pub use bars::{GroupBars, Panel};
 pub use cdf::{CdfData, CdfSeries};
 pub use flow::{ArrowKind, FlowArrow, FlowData};
-pub use io::{IoData, IoSeries, TseqData, TseqSeg};
+pub use io::{interval_name, IoData, IoSeries, TseqData, TseqSeg};
 pub use timeline::{ConnBar, TimelineData, WaterfallData, WaterfallRow};
 
 use std::path::Path;
@@ -188,6 +188,34 @@ pub(crate) fn frame<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &s
         84
     };
     Ok(root.split_vertically(top).1)
+}
+
+/// How a legend entry is drawn.
+#[derive(Clone, Copy)]
+pub(crate) enum Swatch {
+    Block,
+    Line,
+    Cross,
+}
+
+/// Draws a centred row of legend entries along the bottom of `area` and returns the area above it.
+pub(crate) fn legend_row<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, items: &[(String, RGBColor, Swatch)]) -> Result<DrawingArea<DB, Shift>, String> {
+    let (w, h) = area.dim_in_pixel();
+    let (rest, row) = area.split_vertically(h.saturating_sub(36));
+    let text = font(16);
+    let widths: Vec<i32> = items.iter().map(|(l, _, _)| 30 + row.estimate_text_size(l, &text).map(|s| s.0 as i32).unwrap_or(8 * l.len() as i32) + 28).collect();
+    let mut x = (w as i32 - widths.iter().sum::<i32>()).max(0) / 2;
+    let y = 16;
+    for ((label, c, sw), wd) in items.iter().zip(&widths) {
+        match sw {
+            Swatch::Block => row.draw(&Rectangle::new([(x, y - 7), (x + 20, y + 7)], c.filled())).e()?,
+            Swatch::Line => row.draw(&PathElement::new(vec![(x, y), (x + 22, y)], ShapeStyle::from(c).stroke_width(3))).e()?,
+            Swatch::Cross => row.draw(&Cross::new((x + 10, y), 6, ShapeStyle::from(c).stroke_width(2))).e()?,
+        }
+        row.draw(&Text::new(label.clone(), (x + 30, y), text.clone().pos(Pos::new(HPos::Left, VPos::Center)))).e()?;
+        x += wd;
+    }
+    Ok(rest)
 }
 
 /// A "nice" step (1, 2 or 5 × 10^k) near `span / target`.

@@ -3,7 +3,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{clip, color, font, frame, Drawn, Ez, GRID};
+use super::{clip, color, font, frame, legend_row, Drawn, Ez, Swatch, GRID};
 
 /// One TCP connection's life, in milliseconds since the capture began.
 #[derive(Debug, Clone, Default)]
@@ -60,6 +60,8 @@ struct Seg {
 /// Draws labelled rows with coloured segments; `kinds` names and colours each segment kind.
 fn gantt<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, note: &str, labels: &[String], segs: &[Seg], kinds: &[(&str, RGBColor)]) -> Drawn {
     let area = frame(root, title, note)?;
+    let items: Vec<_> = kinds.iter().enumerate().filter(|(k, _)| segs.iter().any(|s| s.kind == *k)).map(|(_, (l, c))| (l.to_string(), *c, Swatch::Block)).collect();
+    let area = legend_row(&area, &items)?;
     let n = labels.len().max(1);
     let x_max = segs.iter().map(|s| s.to).fold(0.0f64, f64::max).max(1e-3) * 1.03;
     let x_min = segs.iter().map(|s| s.from).fold(f64::INFINITY, f64::min);
@@ -78,7 +80,7 @@ fn gantt<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, note: &
     chart
         .configure_mesh()
         .disable_y_mesh()
-        .light_line_style(GRID)
+        .light_line_style(TRANSPARENT)
         .bold_line_style(GRID)
         .x_desc("time since capture start (ms)")
         .x_label_formatter(&|v| super::si(*v))
@@ -106,18 +108,9 @@ fn gantt<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, note: &
                 let to = if s.to - s.from < min_w { s.from + min_w } else { s.to };
                 Rectangle::new([(s.from, y(s.row) - half), (to, y(s.row) + half)], c.filled())
             }))
-            .e()?
-            .label(*name)
-            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], c.filled()));
+            .e()?;
+        let _ = name;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.9))
-        .border_style(RGBColor(180, 180, 180))
-        .label_font(font(16))
-        .draw()
-        .e()?;
     Ok(())
 }
 
