@@ -126,10 +126,11 @@ fn load(input: &Path, out: &Path) -> Result<Run, ReportError> {
         return Err(ReportError::NotAnInput(input.to_path_buf()));
     };
     let summary = dir.join("summary.json");
-    let info: RunInfo = match std::fs::read(&summary) {
+    let mut info: RunInfo = match std::fs::read(&summary) {
         Ok(b) => serde_json::from_slice(&b).map_err(|source| ReportError::Summary { path: summary.clone(), source })?,
         Err(_) => RunInfo::default(),
     };
+    info.order_from_scenario(&dir);
     let capture = capture.or_else(|| {
         let named = info.capture.as_ref().map(|c| PathBuf::from(&c.file)).filter(|p| !p.as_os_str().is_empty());
         let named = named.and_then(|p| [p.clone(), dir.join(p.file_name().unwrap_or_default())].into_iter().find(|c| c.is_file()));
@@ -277,7 +278,7 @@ fn polling_vs_push(steps: &[(&String, &StepInfo)]) -> Option<GroupBars> {
     if d.is_empty() {
         return None;
     }
-    let groups: Vec<String> = d.iter().map(|(n, s)| format!("{n} ({})", s.transport.clone().unwrap_or_default())).collect();
+    let groups: Vec<String> = d.iter().map(|(n, s)| format!("{n} ({})", s.transport_name().unwrap_or_default())).collect();
     let v = |f: fn(&StepInfo) -> Option<f64>| d.iter().map(|(_, s)| f(s).unwrap_or(0.0)).collect::<Vec<f64>>();
     let reqs = v(|s| s.viewer_requests.map(|x| x as f64));
     let title = match (reqs.first(), reqs.last()) {

@@ -94,7 +94,8 @@ pub struct StepInfo {
     pub wire: Option<WireInfo>,
     pub latency: Option<DistInfo>,
     pub rtt: Option<DistInfo>,
-    pub transport: Option<String>,
+    /// `"ws"`, or `{"poll": 500}` (the interval in ms); shown through [`StepInfo::transport_name`].
+    pub transport: Option<serde_json::Value>,
     pub mode: Option<String>,
     pub viewer_requests: Option<u64>,
     pub empty_polls: Option<u64>,
@@ -147,6 +148,15 @@ impl StepInfo {
         }
     }
 
+    /// The danmaku transport as text: `ws`, `poll 500 ms`.
+    pub fn transport_name(&self) -> Option<String> {
+        Some(match self.transport.as_ref()? {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Object(m) => m.iter().map(|(k, v)| if v.is_number() { format!("{k} {v} ms") } else { format!("{k} {v}") }).collect::<Vec<_>>().join(", "),
+            v => v.to_string(),
+        })
+    }
+
     /// Bytes the viewers exchanged per delivered comment (polling against push).
     pub fn bytes_per_delivery(&self) -> Option<f64> {
         let d = self.deliveries.filter(|d| *d > 0)? as f64;
@@ -160,6 +170,25 @@ impl StepInfo {
 }
 
 impl RunInfo {
+    /// Gives steps without an `index` the order of the `[[step]]` tables in the scenario file
+    /// named in `scenario.file` (tried as given and relative to `base`), if it can be read.
+    pub fn order_from_scenario(&mut self, base: &std::path::Path) {
+        if self.steps.values().all(|s| s.index.is_some()) || self.scenario.file.is_empty() {
+            return;
+        }
+        let p = std::path::PathBuf::from(&self.scenario.file);
+        let Some(text) = [p.clone(), base.join(&p), base.join("../..").join(&p)].iter().find_map(|c| std::fs::read_to_string(c).ok()) else { return };
+        let Ok(doc) = text.parse::<toml::Table>() else { return };
+        let Some(steps) = doc.get("step").and_then(|s| s.as_array()) else { return };
+        for (i, st) in steps.iter().enumerate() {
+            if let Some(label) = st.get("label").and_then(|l| l.as_str()) {
+                if let Some(s) = self.steps.get_mut(label) {
+                    s.index.get_or_insert(i as u32);
+                }
+            }
+        }
+    }
+
     /// Steps that did something measurable, in scenario order.
     pub fn ordered_steps(&self) -> Vec<(&String, &StepInfo)> {
         let mut v: Vec<(&String, &StepInfo)> = self.steps.iter().filter(|(_, s)| s.kind() != "sleep" && s.kind() != "other").collect();
@@ -389,7 +418,7 @@ mod tests {
     #[test]
     fn the_lesson_of_polling_against_push() {
         let poll = StepInfo {
-            transport: Some("poll:500".into()),
+            transport: Some(serde_json::json!({"poll": 500})),
             viewer_requests: Some(20),
             empty_polls: Some(8),
             deliveries: Some(50),
@@ -398,7 +427,7 @@ mod tests {
             latency: Some(DistInfo { p50_ms: Some(240.0), ..Default::default() }),
             ..Default::default()
         };
-        let ws = StepInfo { transport: Some("ws".into()), viewer_requests: Some(5), deliveries: Some(50), viewer_bytes_received: Some(5000), latency: Some(DistInfo { p50_ms: Some(2.0), ..Default::default() }), ..Default::default() };
+        let ws = StepInfo { transport: Some(serde_json::json!("ws")), viewer_requests: Some(5), deliveries: Some(50), viewer_bytes_received: Some(5000), latency: Some(DistInfo { p50_ms: Some(2.0), ..Default::default() }), ..Default::default() };
         let s = lesson(&[("poll", &poll), ("ws", &ws)]).unwrap();
         assert_eq!(s, "poll: 20 viewer requests, 8 empty polls, 400 B per delivered comment, median delivery 240 ms; ws: 5 viewer requests, 100 B per delivered comment, median delivery 2.00 ms (120.0× faster)");
     }
