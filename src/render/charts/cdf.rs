@@ -28,8 +28,21 @@ pub struct CdfData {
 pub(super) fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &CdfData) -> Drawn {
     let area = frame(root, &d.title, &d.note)?;
     let items: Vec<_> = d.series.iter().enumerate().map(|(i, s)| (s.label.clone(), color(i), Swatch::Line)).collect();
+    // The axis ends a little past the largest p99, so one slow outlier does not squash the curves;
+    // the cut is said on the chart.
+    let max = d.series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).fold(0.0f64, f64::max).max(1e-3);
+    let p99 = d.series.iter().filter_map(|s| s.points.iter().find(|p| p.1 >= 0.99).map(|p| p.0)).fold(0.0f64, f64::max);
+    let x_max = if p99 > 0.0 && p99 * 1.3 < max { p99 * 1.3 } else { max * 1.05 };
+    let cut = x_max < max;
     let area = legend_row(&area, &items)?;
-    let x_max = d.series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).fold(0.0f64, f64::max).max(1e-3) * 1.05;
+    let area = if cut {
+        let (w, h) = area.dim_in_pixel();
+        let (a, b) = area.split_vertically(h.saturating_sub(24));
+        b.draw(&Text::new(format!("x axis cut at 1.3 × the largest p99; the slowest sample took {} ms", si(max)), (w as i32 / 2, 4), font(14).color(&super::MUTED).pos(plotters::style::text_anchor::Pos::new(plotters::style::text_anchor::HPos::Center, plotters::style::text_anchor::VPos::Top)))).e()?;
+        a
+    } else {
+        area
+    };
     let mut chart = ChartBuilder::on(&area)
         .margin_left(10)
         .margin_right(30)
@@ -57,6 +70,10 @@ pub(super) fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &CdfDat
         let mut pts = vec![];
         let mut prev = 0.0;
         for &(x, q) in &s.points {
+            if x > x_max {
+                pts.push((x_max, prev));
+                break;
+            }
             if !s.from_percentiles {
                 pts.push((x, prev));
             }

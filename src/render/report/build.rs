@@ -278,7 +278,14 @@ fn polling_vs_push(steps: &[(&String, &StepInfo)]) -> Option<GroupBars> {
     if d.is_empty() {
         return None;
     }
-    let groups: Vec<String> = d.iter().map(|(n, s)| format!("{n} ({})", s.transport_name().unwrap_or_default())).collect();
+    let groups: Vec<String> = d
+        .iter()
+        .map(|(n, s)| match s.transport_name() {
+            Some(t) if t != **n && !t.starts_with(&format!("{n} ")) => format!("{n} ({t})"),
+            Some(t) => t,
+            None => n.to_string(),
+        })
+        .collect();
     let v = |f: fn(&StepInfo) -> Option<f64>| d.iter().map(|(_, s)| f(s).unwrap_or(0.0)).collect::<Vec<f64>>();
     let reqs = v(|s| s.viewer_requests.map(|x| x as f64));
     let title = match (reqs.first(), reqs.last()) {
@@ -428,7 +435,7 @@ pub fn build(req: ReportRequest) -> Result<ReportOutput, ReportError> {
         compare => other.as_ref().map(|o| o.name.clone()),
         capture_file => run.capture.as_ref().map(|p| p.display().to_string()),
         capture_sha => capture_sha,
-        packets => run.packets.as_ref().map(|p| p.height()),
+        packets => run.packets.as_ref().map(|p| crate::render::summary::thousands(p.height() as u64)),
         drops => drops,
         version => env!("CARGO_PKG_VERSION"),
         lesson => lesson_text,
