@@ -304,6 +304,33 @@ fn polling_vs_push(steps: &[(&String, &StepInfo)]) -> Option<GroupBars> {
     })
 }
 
+/// Handshakes and bytes per step from the runner's per-step `wire` counts (used when the steps'
+/// time windows are not in summary.json, so the connections table cannot be split by step).
+fn overhead_from_steps(steps: &[&(&String, &StepInfo)]) -> GroupBars {
+    let w = |f: fn(&WireInfo) -> Option<u64>| steps.iter().map(|(_, s)| s.wire.as_ref().and_then(f).unwrap_or(0) as f64).collect::<Vec<f64>>();
+    let names: Vec<String> = steps.iter().map(|(n, _)| n.to_string()).collect();
+    let (syn, bytes) = (w(|w| w.syn), w(|w| w.bytes));
+    let has_payload = steps.iter().all(|(_, s)| s.wire.as_ref().is_some_and(|w| w.payload_bytes.is_some()));
+    let mut panels = vec![Panel { title: "Connection set-up and tear-down".into(), y_desc: "packets".into(), series: vec![("SYN".into(), syn.clone()), ("FIN".into(), w(|w| w.fin)), ("RST".into(), w(|w| w.rst))], stacked: false }];
+    if has_payload {
+        let pay = w(|w| w.payload_bytes);
+        let head: Vec<f64> = bytes.iter().zip(&pay).map(|(b, p)| b - p).collect();
+        panels.push(Panel { title: "Bytes on the wire".into(), y_desc: "bytes".into(), series: vec![("headers".into(), head), ("payload".into(), pay)], stacked: true });
+    } else {
+        panels.push(Panel { title: "Packets".into(), y_desc: "packets".into(), series: vec![("packets".into(), w(|w| w.packets))], stacked: false });
+        panels.push(Panel { title: "Bytes on the wire".into(), y_desc: "bytes".into(), series: vec![("bytes".into(), bytes)], stacked: false });
+    }
+    let hs = |n: f64| if n == 1.0 { "1 handshake".to_string() } else { format!("{n} handshakes") };
+    let last = steps.len() - 1;
+    GroupBars {
+        name: "handshakes-overhead".into(),
+        title: format!("{}: {}; {}: {}", names[0], hs(syn[0]), names[last], hs(syn[last])),
+        note: "per step, from the connections that began in the step's time window".into(),
+        groups: names,
+        panels,
+    }
+}
+
 /// Builds `report.html` (and PNGs with `png`) for a capture or a run folder.
 pub fn build(req: ReportRequest) -> Result<ReportOutput, ReportError> {
     let out = match &req.out {
@@ -377,7 +404,10 @@ pub fn build(req: ReportRequest) -> Result<ReportOutput, ReportError> {
             groups.push((run.name.clone(), c.clone()));
         }
     }
-    if let Some(b) = stats::overhead(&groups).map_err(tab("connections"))? {
+    let with_wire: Vec<_> = steps.iter().filter(|(_, s)| s.wire.is_some()).collect();
+    if other.is_none() && groups.len() < 2 && with_wire.len() >= 2 {
+        charts.push(Chart::Bars(overhead_from_steps(&with_wire)));
+    } else if let Some(b) = stats::overhead(&groups).map_err(tab("connections"))? {
         charts.push(Chart::Bars(b));
     }
     let mut echo_runs = vec![];
