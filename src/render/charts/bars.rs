@@ -4,7 +4,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{bold, clip, color, font, frame, legend_row, si, Drawn, Ez, Swatch, GRID};
+use super::{bold, clip_middle, color, font, frame, legend_row, si, Drawn, Ez, Swatch, GRID};
 
 /// One panel: bars per group, one bar per series (side by side, or stacked).
 #[derive(Debug, Clone, Default)]
@@ -66,7 +66,7 @@ pub(super) fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &GroupB
                 if (v - r).abs() > 1e-6 || r < 0.0 {
                     return String::new();
                 }
-                groups.get(r as usize).map(|s| clip(s, 18)).unwrap_or_default()
+                groups.get(r as usize).map(|s| clip_middle(s, (44 / ng).clamp(12, 30))).unwrap_or_default()
             })
             .y_label_formatter(&|v| si(*v))
             .y_desc(p.y_desc.clone())

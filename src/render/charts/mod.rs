@@ -180,7 +180,17 @@ pub(crate) fn bold(size: u32) -> TextStyle<'static> {
 pub(crate) fn frame<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, note: &str) -> Result<DrawingArea<DB, Shift>, String> {
     root.fill(&WHITE).e()?;
     let (w, _) = root.dim_in_pixel();
-    root.draw(&Text::new(title.to_string(), (w as i32 / 2, 16), bold(28).pos(Pos::new(HPos::Center, VPos::Top)))).e()?;
+    // A long title shrinks to fit, down to 18 px, and is shortened past that.
+    let mut size = 28;
+    let fits = |t: &str, size: u32| root.estimate_text_size(t, &bold(size)).map(|s| s.0 + 40 <= w).unwrap_or(true);
+    while size > 18 && !fits(title, size) {
+        size -= 2;
+    }
+    let mut t = title.to_string();
+    while !fits(&t, size) && t.chars().count() > 10 {
+        t = clip(&t, t.chars().count() - 4);
+    }
+    root.draw(&Text::new(t, (w as i32 / 2, 16 + (28 - size as i32) / 2), bold(size).pos(Pos::new(HPos::Center, VPos::Top)))).e()?;
     let top = if note.is_empty() {
         64
     } else {
@@ -265,6 +275,19 @@ pub fn clip(s: &str, max: usize) -> String {
     }
 }
 
+/// Shortens a label in the middle, keeping its start and its (often distinctive) end.
+pub fn clip_middle(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max || max < 5 {
+        return s.to_string();
+    }
+    let head = (max - 1) / 2;
+    let tail = max - 1 - head;
+    let a: String = s.chars().take(head).collect();
+    let b: String = s.chars().skip(n - tail).collect();
+    format!("{a}…{b}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,6 +312,7 @@ mod tests {
     fn clipped() {
         assert_eq!(clip("/images/very-long-name.jpg", 10), "/images/v…");
         assert_eq!(clip("/a", 10), "/a");
+        assert_eq!(clip_middle("persistent-20261121-202245", 13), "persist…02245");
     }
 
     /// Small fixed data for every chart kind, as a handshake-and-fetch would give.

@@ -348,12 +348,21 @@ pub fn build(req: ReportRequest) -> Result<ReportOutput, ReportError> {
         None => None,
     };
 
+    // Column names for --compare: the scenario names, or the folder names when they are equal.
+    let cmp_names = other.as_ref().map(|o| {
+        let folder = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if o.name == run.name {
+            (folder(&req.input), folder(req.compare.as_deref().unwrap_or(Path::new(""))))
+        } else {
+            (run.name.clone(), o.name.clone())
+        }
+    });
     // Steps, the lesson and the A/B table.
     let steps = run.info.ordered_steps();
     let (lesson_text, ab) = match &other {
         Some(o) => {
             let (a, b) = (run_totals(&run), run_totals(o));
-            let (na, nb) = (run.name.clone(), if o.name == run.name { format!("{} (compare)", o.name) } else { o.name.clone() });
+            let (na, nb) = cmp_names.clone().unwrap_or_default();
             let cols = [(na.as_str(), &a), (nb.as_str(), &b)];
             (lesson(&cols), ab_table(&cols))
         }
@@ -391,10 +400,10 @@ pub fn build(req: ReportRequest) -> Result<ReportOutput, ReportError> {
     let mut groups: Vec<(String, DataFrame)> = vec![];
     if let Some(c) = &run.conns {
         let windowed: Vec<_> = steps.iter().filter_map(|(n, s)| Some((n.to_string(), s.start_rel?, s.end_rel?))).collect();
-        if let Some(o) = &other {
-            groups.push((run.name.clone(), c.clone()));
+        if let (Some(o), Some((na, nb))) = (&other, &cmp_names) {
+            groups.push((na.clone(), c.clone()));
             if let Some(oc) = &o.conns {
-                groups.push((o.name.clone(), oc.clone()));
+                groups.push((nb.clone(), oc.clone()));
             }
         } else if windowed.len() >= 2 {
             for (n, a, b) in windowed {
@@ -411,11 +420,12 @@ pub fn build(req: ReportRequest) -> Result<ReportOutput, ReportError> {
         charts.push(Chart::Bars(b));
     }
     let mut echo_runs = vec![];
+    let (na, nb) = cmp_names.clone().unwrap_or_else(|| (run.name.clone(), String::new()));
     if let Some(m) = &run.msgs {
-        echo_runs.push((run.name.clone(), m.clone()));
+        echo_runs.push((na, m.clone()));
     }
     if let Some(m) = other.as_ref().and_then(|o| o.msgs.clone()) {
-        echo_runs.push((other.as_ref().map(|o| o.name.clone()).unwrap_or_default(), m));
+        echo_runs.push((nb, m));
     }
     if let Some(c) = stats::echo_cdf(&echo_runs).map_err(tab("ws_messages"))? {
         charts.push(Chart::Cdf(c));
