@@ -41,6 +41,23 @@ pub struct WaterfallRow {
     pub transfer: (f64, f64),
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_pause_is_cut_and_axis_labels_keep_real_times() {
+        let segs = vec![Seg { row: 0, from: 0.0, to: 10.0, kind: 0, thick: 1.0 }, Seg { row: 1, from: 300.0, to: 310.0, kind: 0, thick: 1.0 }];
+        let cuts = idle_cuts(&segs);
+        assert_eq!(cuts.len(), 1);
+        assert!((cuts[0].0 - 10.0).abs() < 1e-9 && (cuts[0].1 - (290.0 - 6.2)).abs() < 1e-9, "{cuts:?}");
+        let x = squeeze(&cuts, 300.0);
+        assert!((x - 16.2).abs() < 1e-9, "{x}");
+        assert!((unsqueeze(&cuts, x) - 300.0).abs() < 1e-9);
+        assert_eq!(squeeze(&cuts, 5.0), 5.0);
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct WaterfallData {
     pub title: String,
@@ -58,7 +75,44 @@ struct Seg {
 }
 
 /// Draws labelled rows with coloured segments; `kinds` names and colours each segment kind.
+/// Idle stretches longer than a quarter of the span are cut down to 2 % of it, so two steps
+/// separated by a pause both stay readable. Returns the cuts as (original start, removed length).
+fn idle_cuts(segs: &[Seg]) -> Vec<(f64, f64)> {
+    let mut iv: Vec<(f64, f64)> = segs.iter().map(|s| (s.from, s.to.max(s.from))).collect();
+    iv.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (Some(first), Some(last)) = (iv.first().map(|i| i.0), iv.iter().map(|i| i.1).reduce(f64::max)) else { return vec![] };
+    let span = last - first;
+    let mut cuts = vec![];
+    let mut end = first;
+    for (a, b) in iv {
+        if a - end > span * 0.25 {
+            cuts.push((end, (a - end) - span * 0.02));
+        }
+        end = end.max(b);
+    }
+    cuts
+}
+
+/// Original time → drawn position, with the cuts removed.
+fn squeeze(cuts: &[(f64, f64)], t: f64) -> f64 {
+    t - cuts.iter().filter(|(at, len)| t >= at + len).map(|c| c.1).sum::<f64>()
+}
+
+/// Drawn position → original time (for the axis labels).
+fn unsqueeze(cuts: &[(f64, f64)], x: f64) -> f64 {
+    let mut t = x;
+    for (at, len) in cuts {
+        if t > *at {
+            t += len;
+        }
+    }
+    t
+}
+
 fn gantt<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, note: &str, labels: &[String], segs: &[Seg], kinds: &[(&str, RGBColor)]) -> Drawn {
+    let cuts = idle_cuts(segs);
+    let segs: Vec<Seg> = segs.iter().map(|s| Seg { row: s.row, from: squeeze(&cuts, s.from), to: squeeze(&cuts, s.to), kind: s.kind, thick: s.thick }).collect();
+    let segs = &segs[..];
     let area = frame(root, title, note)?;
     let items: Vec<_> = kinds.iter().enumerate().filter(|(k, _)| segs.iter().any(|s| s.kind == *k)).map(|(_, (l, c))| (l.to_string(), *c, Swatch::Block)).collect();
     let area = legend_row(&area, &items)?;
@@ -82,8 +136,8 @@ fn gantt<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, note: &
         .disable_y_mesh()
         .light_line_style(TRANSPARENT)
         .bold_line_style(GRID)
-        .x_desc("time since capture start (ms)")
-        .x_label_formatter(&|v| super::si(*v))
+        .x_desc(if cuts.is_empty() { "time since capture start (ms)" } else { "time since capture start (ms) — idle pauses cut short at the dashed lines" })
+        .x_label_formatter(&|v| super::si((unsqueeze(&cuts, *v) * 10.0).round() / 10.0))
         .y_labels(n.min(60))
         .y_label_formatter(&|v| {
             let r = v.round();
@@ -98,6 +152,19 @@ fn gantt<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, note: &
         .draw()
         .e()?;
     let y = |row: usize| (n - 1 - row) as f64;
+    for (at, len) in &cuts {
+        let x = squeeze(&cuts, *at) + (x_max - x_min) * 0.005;
+        let tx = x + (x_max - x_min) * 0.006;
+        let top = n as f64 - 0.4;
+        chart.draw_series(DashedLineSeries::new(vec![(x, -0.6), (x, top)], 6, 4, ShapeStyle::from(&super::MUTED).stroke_width(2))).e()?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                format!("{} ms idle", super::si((len * 10.0).round() / 10.0)),
+                (tx, top - 0.25),
+                font(14).color(&super::MUTED).pos(plotters::style::text_anchor::Pos::new(plotters::style::text_anchor::HPos::Left, plotters::style::text_anchor::VPos::Top)),
+            )))
+            .e()?;
+    }
     for (k, (name, c)) in kinds.iter().enumerate() {
         let c = *c;
         let mine: Vec<&Seg> = segs.iter().filter(|s| s.kind == k).collect();
