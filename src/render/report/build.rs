@@ -155,8 +155,8 @@ const CONN_COLS: [&str; 19] = [
     "stream", "address_a", "port_a", "address_b", "port_b", "start_rel", "duration", "packets_a_to_b", "packets_b_to_a", "bytes_a_to_b", "bytes_b_to_a", "payload_a_to_b",
     "payload_b_to_a", "syn", "fin", "rst", "handshake_rtt_ms", "close", "retransmissions",
 ];
-const HTTP_COLS: [&str; 12] =
-    ["stream", "index_on_conn", "method", "target", "status", "response_body_bytes", "request_time_rel", "response_first_rel", "response_last_rel", "ttfb_ms", "total_ms", "paid_handshake"];
+const HTTP_COLS: [&str; 13] =
+    ["stream", "index_on_conn", "method", "target", "status", "content_type", "response_body_bytes", "request_time_rel", "response_first_rel", "response_last_rel", "ttfb_ms", "total_ms", "paid_handshake"];
 const MSG_COLS: [&str; 9] = ["stream", "index", "from_server", "first_rel", "kind", "size", "wire_bytes", "echo_latency_ms", "preview"];
 
 fn sha256(path: &Path) -> Result<String, ReportError> {

@@ -319,7 +319,7 @@ pub fn timeline(conns: &DataFrame, http: Option<&DataFrame>) -> PolarsResult<Opt
 /// One row per HTTP object, split into waiting, handshake, TTFB and transfer; capped at [`ROWS`].
 ///
 /// "Waiting for a connection" starts when the object could first be asked for: the end of the
-/// first response (the page that names the objects), for every later object.
+/// latest HTML page before it (the page that names the objects).
 pub fn waterfall(conns: &DataFrame, http: &DataFrame) -> PolarsResult<Option<WaterfallData>> {
     if http.height() == 0 {
         return Ok(None);
@@ -329,10 +329,16 @@ pub fn waterfall(conns: &DataFrame, http: &DataFrame) -> PolarsResult<Option<Wat
     let h = sorted.head(Some(ROWS));
     let (hst, target, req, first, last, paid) = (f64s(&h, "stream")?, strs(&h, "target")?, f64s(&h, "request_time_rel")?, f64s(&h, "response_first_rel")?, f64s(&h, "response_last_rel")?, f64s(&h, "paid_handshake")?);
     let (cst, cstart, chs) = (f64s(conns, "stream")?, f64s(conns, "start_rel")?, f64s(conns, "handshake_rtt_ms")?);
-    let page_ready = last.first().copied().flatten().or(first.first().copied().flatten());
+    let ctype = if h.get_column_names().iter().any(|c| c.as_str() == "content_type") { strs(&h, "content_type")? } else { vec![None; h.height()] };
+    let is_page = |i: usize| ctype[i].as_deref().is_some_and(|c| c.contains("html")) || target[i].as_deref().is_some_and(|t| t.ends_with(".html") || t.ends_with(".htm") || t.ends_with('/'));
+    let mut page_ready: Option<f64> = None;
     let mut rows = vec![];
     for i in 0..h.height() {
         let (Some(rq), Some(f)) = (req[i], first[i]) else { continue };
+        if is_page(i) {
+            // A page: its objects can be asked for once it has arrived.
+            page_ready = None;
+        }
         let l = last[i].unwrap_or(f);
         let conn = cst.iter().position(|s| *s == hst[i]);
         let handshake = if paid[i].unwrap_or(0.0) > 0.0 {
@@ -341,8 +347,11 @@ pub fn waterfall(conns: &DataFrame, http: &DataFrame) -> PolarsResult<Option<Wat
             None
         };
         let wait_end = handshake.map(|h| h.0).unwrap_or(rq * 1e3);
-        let wait = page_ready.filter(|p| i > 0 && p * 1e3 < wait_end).map(|p| (p * 1e3, wait_end));
+        let wait = page_ready.filter(|p| p * 1e3 < wait_end).map(|p| (p * 1e3, wait_end));
         rows.push(WaterfallRow { label: target[i].clone().unwrap_or_else(|| "?".into()), wait, handshake, ttfb: (rq * 1e3, f * 1e3), transfer: (f * 1e3, l * 1e3) });
+        if is_page(i) {
+            page_ready = Some(l);
+        }
     }
     let handshakes = rows.iter().filter(|r| r.handshake.is_some()).count();
     let title = format!("Object waterfall: {} object(s), {handshakes} of them waited for a new handshake", total);
