@@ -210,7 +210,10 @@ pub fn flow(packets: &DataFrame, stream: Option<u32>) -> PolarsResult<Option<Flo
         format!("{which}: all {} packets", total)
     };
     let syns = arrows.iter().filter(|a| a.label == "SYN").count();
-    let title = if syns > 1 {
+    let ws = arrows.iter().filter(|a| a.kind == ArrowKind::WebSocket).count();
+    let title = if ws > 0 {
+        format!("Flow graph: handshake, HTTP upgrade, then {ws} WebSocket frame(s) on the same connection")
+    } else if syns > 1 {
         format!("Flow graph: {syns} connections, each opened by its own three-way handshake")
     } else if syns == 1 {
         "Flow graph: SYN, SYN-ACK, ACK — then the request and the response".to_string()
