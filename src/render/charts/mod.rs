@@ -312,7 +312,7 @@ mod tests {
     fn clipped() {
         assert_eq!(clip("/images/very-long-name.jpg", 10), "/images/v…");
         assert_eq!(clip("/a", 10), "/a");
-        assert_eq!(clip_middle("persistent-20261121-202245", 13), "persist…02245");
+        assert_eq!(clip_middle("persistent-20261121-202245", 13), "persis…202245");
     }
 
     /// Small fixed data for every chart kind, as a handshake-and-fetch would give.
