@@ -102,7 +102,7 @@ pub(super) fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &FlowDa
         area.draw(&PathElement::new(vec![(x0, y), (x1, y)], style)).e()?;
         let dir = if x1 >= x0 { 1 } else { -1 };
         area.draw(&Polygon::new(vec![(x1, y), (x1 - dir * 10, y - 5), (x1 - dir * 10, y + 5)], c.filled())).e()?;
-        let room = ((x1 - x0).abs() as usize / (label_size as usize * 55 / 100)).max(6);
+        let room = ((x1 - x0).unsigned_abs() as usize / (label_size as usize * 55 / 100)).max(6);
         area.draw(&Text::new(clip(&a.label, room), ((x0 + x1) / 2, y - 3), font(label_size).color(&c.mix(1.0)).pos(Pos::new(HPos::Center, VPos::Bottom)))).e()?;
     }
     let _ = GRID;

@@ -230,7 +230,7 @@ pub(crate) fn legend_row<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, item
 
 /// A "nice" step (1, 2 or 5 × 10^k) near `span / target`.
 pub fn nice_step(span: f64, target: f64) -> f64 {
-    if !(span > 0.0) || !span.is_finite() {
+    if span <= 0.0 || span.is_nan() || !span.is_finite() {
         return 1.0;
     }
     let raw = span / target.max(1.0);

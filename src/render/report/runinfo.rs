@@ -189,6 +189,15 @@ impl RunInfo {
         }
     }
 
+    /// The lesson sentence (the runner's own if it wrote one) and the A/B table of the steps, in
+    /// scenario order: what the terminal prints at the end of `run-scenario`. Read a summary with
+    /// `serde_json::from_value::<RunInfo>(summary)`.
+    pub fn lesson_and_table(&self) -> (Option<String>, AbTable) {
+        let steps = self.ordered_steps();
+        let cols: Vec<(&str, &StepInfo)> = steps.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+        (self.lesson.clone().or_else(|| lesson(&cols)), ab_table(&cols))
+    }
+
     /// Steps that did something measurable, in scenario order.
     pub fn ordered_steps(&self) -> Vec<(&String, &StepInfo)> {
         let mut v: Vec<(&String, &StepInfo)> = self.steps.iter().filter(|(_, s)| s.kind() != "sleep" && s.kind() != "other").collect();
@@ -453,5 +462,8 @@ mod tests {
         assert_eq!(r.scenario.name, "s");
         let order: Vec<&str> = r.ordered_steps().iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(order, vec!["a", "b"], "indexed steps first; steps with nothing measured left out");
+        let (l, t) = r.lesson_and_table();
+        assert_eq!(t.columns, vec!["a", "b"]);
+        assert_eq!(l, None, "step a measured nothing to compare");
     }
 }
