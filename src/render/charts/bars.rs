@@ -78,7 +78,7 @@ pub(super) fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &GroupB
         let ns = p.series.len().max(1);
         let width = 0.8 / if p.stacked { 1.0 } else { ns as f64 };
         let mut base = vec![0.0; ng];
-        for (si_, (label, vals)) in p.series.iter().enumerate() {
+        for (si_, (_, vals)) in p.series.iter().enumerate() {
             let c = color(si_);
             let rects: Vec<(f64, f64, f64)> = (0..ng)
                 .map(|g| {
@@ -94,7 +94,6 @@ pub(super) fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &GroupB
             chart
                 .draw_series(rects.iter().map(|&(x0, y0, v)| Rectangle::new([(x0 + 0.01, y0), (x0 + width - 0.01, y0 + v)], c.filled())))
                 .e()?;
-            let _ = label;
             let label_pos = |&(x0, y0, v): &(f64, f64, f64)| if p.stacked { (x0 + width / 2.0, y0 + v / 2.0) } else { (x0 + width / 2.0, y0 + v) };
             let anchor = if p.stacked { VPos::Center } else { VPos::Bottom };
             let text_c = if p.stacked { WHITE } else { RGBColor(34, 34, 34) };

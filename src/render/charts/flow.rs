@@ -4,7 +4,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{bold, clip, color, font, frame, Drawn, Ez, GRID, MUTED};
+use super::{bold, clip, color, font, frame, Drawn, Ez, MUTED};
 
 /// What an arrow carries; it picks the arrow's colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,7 +105,6 @@ pub(super) fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &FlowDa
         let room = ((x1 - x0).unsigned_abs() as usize / (label_size as usize * 55 / 100)).max(6);
         area.draw(&Text::new(clip(&a.label, room), ((x0 + x1) / 2, y - 3), font(label_size).color(&c.mix(1.0)).pos(Pos::new(HPos::Center, VPos::Bottom)))).e()?;
     }
-    let _ = GRID;
     // Legend: the kinds present, in a row along the bottom.
     let mut x = time_col;
     let kinds = [ArrowKind::Handshake, ArrowKind::Http, ArrowKind::WebSocket, ArrowKind::Tcp, ArrowKind::Close, ArrowKind::Reset];

@@ -165,7 +165,7 @@ fn gantt<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, note: &
             )))
             .e()?;
     }
-    for (k, (name, c)) in kinds.iter().enumerate() {
+    for (k, (_, c)) in kinds.iter().enumerate() {
         let c = *c;
         let mine: Vec<&Seg> = segs.iter().filter(|s| s.kind == k).collect();
         let min_w = (x_max - x_min) * 0.003;
@@ -176,7 +176,6 @@ fn gantt<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, note: &
                 Rectangle::new([(s.from, y(s.row) - half), (to, y(s.row) + half)], c.filled())
             }))
             .e()?;
-        let _ = name;
     }
     Ok(())
 }

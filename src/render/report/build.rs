@@ -7,7 +7,7 @@ use polars::prelude::{DataFrame, PolarsError};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::runinfo::{ab_table, lesson, AbTable, DistInfo, RunInfo, StepInfo, WireInfo};
+use super::runinfo::{ab_table, lesson, AbTable, RunInfo, StepInfo, WireInfo};
 use super::stats;
 use crate::analysis::{self, Observer, PacketApp};
 use crate::capture::reader::Frame;
@@ -486,6 +486,5 @@ pub fn build(req: ReportRequest) -> Result<ReportOutput, ReportError> {
     })?;
     let html_path = out.join("report.html");
     std::fs::write(&html_path, html).map_err(io(&html_path))?;
-    let _ = (DistInfo::default(),);
     Ok(ReportOutput { html: html_path, pngs, lesson: lesson_text, ab })
 }
