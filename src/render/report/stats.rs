@@ -308,10 +308,24 @@ pub fn timeline(conns: &DataFrame, http: Option<&DataFrame>) -> PolarsResult<Opt
         });
     }
     let reqs = hst.len();
-    let title = if total == 1 {
+    let mut per_conn: Vec<(u64, usize)> = vec![];
+    for s in hst.iter().flatten() {
+        let s = *s as u64;
+        match per_conn.iter_mut().find(|c| c.0 == s) {
+            Some(c) => c.1 += 1,
+            None => per_conn.push((s, 1)),
+        }
+    }
+    let busiest = per_conn.iter().map(|c| c.1).max().unwrap_or(0);
+    let singles = per_conn.iter().filter(|c| c.1 == 1).count();
+    let title = if busiest > 1 && singles > 1 {
+        format!("Connection timeline: one connection carries {busiest} requests; {singles} others carry one each, each paying a handshake")
+    } else if total == 1 {
         format!("Connection timeline: one connection carries all {reqs} request(s)")
+    } else if reqs > 0 && reqs <= total + total / 5 {
+        format!("Connection timeline: {total} connections for {reqs} requests — about one each, each paying a handshake")
     } else if reqs > 0 {
-        format!("Connection timeline: {total} connections for {reqs} requests — each bar pays a handshake")
+        format!("Connection timeline: {total} connections carry {reqs} requests ({:.1} per connection)", reqs as f64 / total as f64)
     } else {
         format!("Connection timeline: {total} TCP connections")
     };
