@@ -149,6 +149,12 @@ fn a_missing_input_is_a_clear_error() {
     let o = run(&["report", "/nonexistent/run"]);
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("neither a capture file nor a run folder"));
+    let dir = tmp("missing");
+    std::fs::create_dir_all(&dir).unwrap();
+    let o = wirelab().args(["report", "/nonexistent/run"]).current_dir(&dir).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "nothing is created for a missing input");
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// A classic pcap of `n` packets: keep-alive HTTP connections of 300 request/response rounds.

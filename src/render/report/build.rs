@@ -333,6 +333,11 @@ fn overhead_from_steps(steps: &[&(&String, &StepInfo)]) -> GroupBars {
 
 /// Builds `report.html` (and PNGs with `png`) for a capture or a run folder.
 pub fn build(req: ReportRequest) -> Result<ReportOutput, ReportError> {
+    for p in std::iter::once(&req.input).chain(req.compare.as_ref()) {
+        if !p.exists() {
+            return Err(ReportError::NotAnInput(p.clone()));
+        }
+    }
     let out = match &req.out {
         Some(o) => o.clone(),
         None if req.input.is_dir() => req.input.clone(),
