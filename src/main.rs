@@ -35,5 +35,6 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::DanmakuLoad(a) => cli::clients::danmaku_load(a),
         Command::RunScenario(a) => cli::scenario::run_scenario(a),
         Command::Link(a) => cli::link::link(a),
+        Command::Report(a) => cli::report::report(a),
     }
 }

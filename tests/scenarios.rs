@@ -50,6 +50,9 @@ fn every_shipped_scenario_holds_and_its_capture_agrees_with_tshark() {
         for table in ["packets", "connections", "http"] {
             assert!(Path::new(&report).join(format!("{table}.parquet")).exists(), "{table} exported");
         }
+        let html = text.lines().find_map(|l| l.strip_prefix("html:    ")).expect("the report's path is printed").trim().to_string();
+        assert!(std::fs::metadata(&html).unwrap().len() > 10_000, "{html}");
+        assert!(text.lines().filter(|l| l.starts_with("chart:   ") && l.ends_with(".png")).count() >= 4, "{text}");
         let cap = Path::new(&capture);
         let j = analyze_json(cap);
         assert_eq!(TCP_COUNT_KEYS.map(|k| j["tcp"][k].as_u64().unwrap()), tshark_tcp_counts(cap), "{}", sc.display());
@@ -88,13 +91,20 @@ fn reads_like_a_person_wrote_it(sc: &Path, text: &str, progress: &str) {
     if name == "danmaku-polling-vs-websocket" {
         assert!(progress.contains("deliveries") && progress.contains("latency p50") && progress.contains("viewer requests") && progress.contains("per comment"), "{progress}");
         assert!(first_screen.contains("delivery latency p50") && first_screen.contains("Δ"), "{first_screen}");
-        assert!(text.trim_end().lines().rev().nth(3).unwrap().contains("sooner"), "the lesson ends the text: {text}");
+        assert!(lesson_line(text).contains("sooner"), "the lesson ends the text: {text}");
     }
     if name == "persistent-vs-non-persistent" {
         assert!(first_screen.contains("page load on the wire") && first_screen.contains("ratio"), "{first_screen}");
-        let lesson = text.trim_end().lines().rev().nth(3).unwrap();
+        let lesson = lesson_line(text);
         assert!(lesson.starts_with("persistent: 1 connection, 1 handshake, page loaded in") && lesson.contains("non-persistent: 21 connections, 21 handshakes"), "{lesson}");
     }
+}
+
+/// The last line of the run's text: the line before the blank line above `capture:`.
+fn lesson_line(text: &str) -> &str {
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines.iter().position(|l| l.starts_with("capture: ")).expect("a capture line");
+    lines[at - 2]
 }
 
 /// JSON numbers are what was measured: no binary noise such as 0.47750000000000004.

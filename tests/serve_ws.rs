@@ -20,6 +20,8 @@ async def main():
         big = "x" * 70000; await ws.send(big); assert await ws.recv() == big
         await ws.send(["frag ", "mented"]); assert await ws.recv() == "frag mented"
         pong = await ws.ping(b"p"); await asyncio.wait_for(pong, 2)
+    # The closing handshake: the server answers a Close with its own (RFC 6455 5.5.1).
+    assert ws.close_code == 1000, ("echo close", ws.close_code)
     a = await websockets.connect(base + "chat/room1", compression=None)
     b = await websockets.connect(base + "chat/room1", compression=None)
     c = await websockets.connect(base + "chat/other", compression=None)
@@ -34,6 +36,7 @@ async def main():
         pass
     for w in (a, b, c):
         await w.close()
+        assert w.close_code == 1000, ("chat close", w.close_code)
     try:
         await websockets.connect(base + "nowhere")
         sys.exit("expected a 404")

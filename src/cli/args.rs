@@ -49,6 +49,12 @@ Writes captures/<name>-<time>.pcapng and reports/<name>-<time>/ (summary.json, s
 exported tables). Exit codes: 0 all expectations hold, 1 one failed (or the run was interrupted), \
 2 usage or set-up error (bad scenario file, no capture privilege).")]
     RunScenario(RunScenarioArgs),
+    /// Build an offline HTML report (charts, lesson, tables) from a capture or a run folder.
+    #[command(after_help = "Example: wirelab report reports/persistent-vs-non-persistent-20261121-201500 --png\n\n\
+From a capture it runs the analysis with export into the output folder first; from a run folder \
+it reads the exported tables and summary.json there. Writes report.html (and with --png one \
+1280x720 PNG per chart). run-scenario writes both into its report folder by itself.")]
+    Report(ReportArgs),
     /// Bring up an emulated link (RTT, rate, loss) between two network namespaces until Ctrl-C (needs root).
     #[command(after_help = "Prints each side's namespace, address and TUN device; run tools there with \
 `ip netns exec NS ...`. Example: sudo wirelab link --rtt-ms 50 --rate-mbit 10 --capture c.pcapng")]
@@ -355,4 +361,22 @@ pub struct LinkArgs {
     /// Tear down after this many seconds (default: at Ctrl-C or SIGTERM).
     #[arg(long)]
     pub duration: Option<f64>,
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// A capture file (pcap/pcapng) or a run folder (reports/<name>-<time>/).
+    pub input: PathBuf,
+    /// Another run folder (or capture) to put side by side.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub compare: Option<PathBuf>,
+    /// Output folder (default: the run folder, or reports/<capture name>-report/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Also write each chart as a 1280x720 PNG.
+    #[arg(long)]
+    pub png: bool,
+    /// TCP stream for the flow and time-sequence graphs.
+    #[arg(long)]
+    pub stream: Option<u32>,
 }

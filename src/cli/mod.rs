@@ -7,6 +7,7 @@ pub mod capture;
 pub mod clients;
 pub mod follow;
 pub mod link;
+pub mod report;
 pub mod scenario;
 pub mod serve;
 

@@ -78,8 +78,11 @@ pub fn analyze(pcap: &Path, dir: &Path, interrupt: &Interrupt) -> Result<Analysi
 
 /// Gives each step the connections that began while it ran.
 pub fn attribute(steps: &mut [StepOutcome], a: &Analysis) {
+    let first_s = a.summary.capture.first_ts;
     for st in steps {
         let (t0, t1) = st.window;
+        st.start_rel = first_s.map(|f| (t0 as f64 / 1e9 - f).max(0.0));
+        st.end_rel = first_s.map(|f| (t1 as f64 / 1e9 - f).max(0.0));
         let mut w = WireCounts::default();
         let (mut first_syn, mut last_response) = (None::<i128>, None::<i128>);
         for c in a.summary.conversations.iter().filter(|c| c.first_ns >= t0 && c.first_ns <= t1) {

@@ -67,6 +67,8 @@ pub struct Outcome {
     pub interrupted: bool,
     pub capture: Option<PathBuf>,
     pub report: PathBuf,
+    /// report.html and the PNG charts (runs with a capture).
+    pub html: Option<crate::render::report::ReportOutput>,
     pub steps: Vec<StepOutcome>,
 }
 
@@ -173,9 +175,10 @@ pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Outcome, RunError> {
     let mut text = vec![];
     report.render(&mut text, opts.rows).map_err(|source| RunError::Output { path: "<stdout>".into(), source })?;
     let dir = output::write(&report, &names.staging, &names.report)?;
+    let charts = report.recorded.as_ref().and_then(|_| output::html_report(&dir));
     // A Ctrl-C while the report was being written: the report is whole, the run is not a success.
     let late = !interrupted && opts.interrupt.is_set();
-    Ok(Outcome { text, ok: report.ok && !late, interrupted: interrupted || late, capture: report.recorded.as_ref().map(|r| r.file.clone()), report: dir, steps: report.steps })
+    Ok(Outcome { text, ok: report.ok && !late, interrupted: interrupted || late, capture: report.recorded.as_ref().map(|r| r.file.clone()), report: dir, html: charts, steps: report.steps })
 }
 
 /// Stage 9, check: every expectation against the run's summary. Those that read the capture

@@ -205,3 +205,21 @@ pub fn write(report: &RunReport<'_>, staging: &Path, dir: &Path) -> Result<PathB
     }
     Ok(dir.to_path_buf())
 }
+
+/// The HTML report and PNG charts of a written run folder. A failure here costs the pictures,
+/// not the run: it is reported and the run's result stands.
+pub fn html_report(dir: &Path) -> Option<crate::render::report::ReportOutput> {
+    use crate::render::report::{build, ReportRequest};
+    match build(ReportRequest { input: dir.to_path_buf(), png: true, ..Default::default() }) {
+        Ok(o) => {
+            for p in o.pngs.iter().chain([&o.html]) {
+                chown_to_sudo_user(p);
+            }
+            Some(o)
+        }
+        Err(e) => {
+            eprintln!("wirelab: warning: the HTML report of {} could not be built: {e}", dir.display());
+            None
+        }
+    }
+}

@@ -148,6 +148,12 @@ pub fn run_times(plan: &super::plan::Plan, opts: &super::RunOptions, times: u32,
                 writeln!(w, "capture: {}", c.display()).map_err(out)?;
             }
             writeln!(w, "report:  {}", o.report.display()).map_err(out)?;
+            if let Some(h) = &o.html {
+                writeln!(w, "html:    {}", h.html.display()).map_err(out)?;
+                for p in &h.pngs {
+                    writeln!(w, "chart:   {}", p.display()).map_err(out)?;
+                }
+            }
         }
         runs.last_report = Some(o.report);
         runs.last_steps = o.steps;

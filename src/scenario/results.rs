@@ -89,6 +89,11 @@ pub struct WireCounts {
 pub struct StepOutcome {
     #[serde(skip)]
     pub label: String,
+    /// The step's place in the scenario (0-based).
+    pub index: usize,
+    /// The step's window in seconds since the capture's first packet (null without a capture).
+    pub start_rel: Option<f64>,
+    pub end_rel: Option<f64>,
     #[serde(serialize_with = "kind_name")]
     pub kind: StepKind,
     #[serde(flatten)]
@@ -261,7 +266,7 @@ impl StepOutcome {
             StepKind::Sleep => StepResult::Sleep(SleepResult::default()),
         };
         let model = (kind == StepKind::Fetch).then(super::model::ModelResult::default);
-        StepOutcome { label: label.into(), kind, result: Some(result), error: None, earlier_runs: vec![], wire: Some(WireCounts::default()), model, window: (0, 0) }
+        StepOutcome { label: label.into(), index: 0, start_rel: Some(0.0), end_rel: Some(0.0), kind, result: Some(result), error: None, earlier_runs: vec![], wire: Some(WireCounts::default()), model, window: (0, 0) }
     }
 
     /// The client's metrics, then the wire's (none for a sleep).
@@ -311,7 +316,7 @@ mod tests {
         assert_eq!(f.headline(), "254.0 ms · 21 objects · 21 connections");
         let one = StepResult::Fetch(FetchResult { objects: 1, total_ms: 0.5, connections_opened: 1, ..Default::default() });
         assert_eq!(one.headline(), "0.500 ms · 1 object · 1 connection");
-        let out = StepOutcome { label: "x".into(), kind: StepKind::Fetch, result: Some(f), error: None, earlier_runs: vec![], wire: None, model: None, window: (0, 0) };
+        let out = StepOutcome { label: "x".into(), index: 0, start_rel: None, end_rel: None, kind: StepKind::Fetch, result: Some(f), error: None, earlier_runs: vec![], wire: None, model: None, window: (0, 0) };
         let j = serde_json::to_value(&out).unwrap();
         assert_eq!(j["kind"], "fetch");
         assert_eq!(j["connections_opened"], 21);

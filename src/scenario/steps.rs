@@ -62,7 +62,7 @@ pub fn run(plan: &Plan, serving: &Serving, interrupt: &Interrupt, net: &Network)
                 _ = interrupt.wait() => None,
             }
         });
-        let mut out = StepOutcome { label: st.label.clone(), kind: st.action.kind(), result: None, error: None, earlier_runs: vec![], wire: None, model: None, window: (t0, now_ns()) };
+        let mut out = StepOutcome { label: st.label.clone(), index: i, start_rel: None, end_rel: None, kind: st.action.kind(), result: None, error: None, earlier_runs: vec![], wire: None, model: None, window: (t0, now_ns()) };
         let Some(r) = r else {
             abort.abort();
             eprintln!("interrupted");

@@ -195,8 +195,13 @@ async fn echo(ws: &mut WebSocketStream<TcpStream>, cfg: &WsServerConfig, mut sto
                 Ok(r) => r?,
                 Err(_) => return Ok(()),
             },
-            // Pings are answered by the library; a close is echoed by it too.
-            Some(Ok(Message::Close(_))) | None => return Ok(()),
+            // Pings are answered by the library. A close is answered by it too, but the reply is
+            // only queued: flush it, so the client gets its Close back (RFC 6455 §5.5.1).
+            Some(Ok(Message::Close(_))) => {
+                let _ = tokio::time::timeout(Duration::from_secs(1), ws.flush()).await;
+                return Ok(());
+            }
+            None => return Ok(()),
             Some(Ok(_)) => {}
             Some(Err(e)) => {
                 close_for(ws, &e).await;
@@ -244,7 +249,12 @@ async fn chat(tx: &mut Tx, mut rx: Rx, room: &str, rooms: &Rooms, cfg: &WsServer
                         eprintln!("wirelab: serve ws: dropped {n} slow subscriber(s) of room {room:?} (1008); {total} so far");
                     }
                 }
-                Some(Ok(Message::Close(_))) | None => break Ok(()),
+                Some(Ok(Message::Close(_))) => {
+                    // The library queued the Close reply: send it.
+                    let _ = tokio::time::timeout(Duration::from_secs(1), tx.flush()).await;
+                    break Ok(());
+                }
+                None => break Ok(()),
                 Some(Ok(_)) => {}
                 Some(Err(e)) => {
                     close_for(tx, &e).await;
