@@ -18,16 +18,19 @@
 //! - [`analysis`]: the one pass that drives the layers above over a capture, tells an
 //!   [`analysis::Observer`] everything as it happens (an observer may stop or fail the pass),
 //!   and ends in a [`analysis::Summary`].
-//! - [`render`]: summaries, packet lists, follow output and CSV/Parquet exports, written into
-//!   any `io::Write`; it knows no command-line flag.
+//! - [`render`]: summaries, packet lists, follow output, CSV/Parquet exports, charts
+//!   (`render::charts`) and the HTML report (`render::report`), written into any `io::Write`
+//!   or file; it knows no command-line flag.
 //!
 //! Beside that flow, the instruments that make traffic to measure:
 //!
 //! - [`server`]: the bundled HTTP, WebSocket and danmaku servers.
 //! - [`client`]: the bundled clients (page fetch, WebSocket echo, danmaku load).
-//! - [`scenario`]: TOML scenarios that start servers, a capture and clients, then run the
-//!   analysis and check expectations.
-//! - `link` (to come): emulated links between a scenario's clients and servers.
+//! - [`link`]: an emulated link (RTT, rate, loss) between two network namespaces, and the
+//!   response-time models of page loads.
+//! - [`scenario`]: TOML scenarios run as stages (plan → network → bind → capture → serve →
+//!   steps → drain → analyze → check → write): servers, a capture and clients on loopback or
+//!   over an emulated link, then the same analysis, the expectations, and the report.
 //!
 //! The `wirelab` binary (`src/main.rs`, `src/cli/`) parses the command line and dispatches;
 //! anyhow is used only there.
