@@ -70,9 +70,26 @@ pub fn run_sweep(plan: &Plan, opts: &RunOptions, times: u32, w: &mut dyn Write) 
         std::fs::write(&p, serde_json::to_string_pretty(&v).unwrap_or_default()).map_err(|source| RunError::Output { path: p.clone(), source })?;
         super::output::chown_to_sudo_user(&p);
         writeln!(w, "sweep:   {}", p.display()).map_err(out)?;
+        let png = dir.join("rtt-sweep.png");
+        match chart(&points).png(&png) {
+            Ok(()) => {
+                super::output::chown_to_sudo_user(&png);
+                writeln!(w, "chart:   {}", png.display()).map_err(out)?;
+            }
+            Err(e) => eprintln!("wirelab: warning: the sweep chart could not be drawn: {e}"),
+        }
     }
     w.flush().map_err(out)?;
     Ok(ok)
+}
+
+/// A deviation, or "-" where the model predicts nothing to deviate from (RTT 0, no rate).
+fn pct(model_ms: f64, dev: f64) -> String {
+    if model_ms > 0.0 {
+        format!("{dev:+.1}%")
+    } else {
+        "-".into()
+    }
 }
 
 fn table(points: &[SweepPoint]) -> Table {
@@ -84,10 +101,61 @@ fn table(points: &[SweepPoint]) -> Table {
             p.step.clone(),
             format!("{} ms", ms(p.measured_ms)),
             format!("{} ms", ms(p.textbook_ms)),
-            format!("{:+.1}%", p.textbook_deviation_pct),
+            pct(p.textbook_ms, p.textbook_deviation_pct),
             format!("{} ms", ms(p.window_aware_ms)),
-            format!("{:+.1}%", p.window_deviation_pct),
+            pct(p.window_aware_ms, p.window_deviation_pct),
         ]);
     }
     t
+}
+
+/// The lecture's chart: each mode's page-load time against the RTT, measured (solid) and by the
+/// slow-start model (dashed, same colour).
+pub fn chart(points: &[SweepPoint]) -> crate::render::charts::Chart {
+    use crate::render::charts::{Chart, LineData, LineSeries};
+    let mut steps: Vec<&str> = vec![];
+    for p in points {
+        if !steps.contains(&p.step.as_str()) {
+            steps.push(&p.step);
+        }
+    }
+    let mut series = vec![];
+    for (i, step) in steps.iter().enumerate() {
+        let mine: Vec<&SweepPoint> = points.iter().filter(|p| p.step == *step).collect();
+        series.push(LineSeries { label: step.to_string(), points: mine.iter().map(|p| (p.rtt_ms, p.measured_ms)).collect(), color: i, dashed: false });
+        series.push(LineSeries { label: String::new(), points: mine.iter().map(|p| (p.rtt_ms, p.window_aware_ms)).collect(), color: i, dashed: true });
+    }
+    Chart::Lines(LineData {
+        name: "rtt-sweep".into(),
+        title: "Page load against RTT: round trips, not bytes, decide a small page's load time".into(),
+        note: "measured on the wire (solid) and the slow-start response-time model (dashed), one colour per mode".into(),
+        x_desc: "round-trip time (ms)".into(),
+        y_desc: "page load (ms)".into(),
+        series,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(rtt: f64, step: &str, measured: f64, model: f64) -> SweepPoint {
+        SweepPoint { rtt_ms: rtt, step: step.into(), mode: step.into(), measured_ms: measured, textbook_ms: model, window_aware_ms: model, textbook_deviation_pct: 0.0, window_deviation_pct: (measured - model) / model.max(1e-9) * 100.0 }
+    }
+
+    #[test]
+    fn the_sweep_draws_one_coloured_pair_per_mode_and_says_nothing_at_rtt_0() {
+        let pts = vec![point(0.0, "persistent", 5.0, 0.0), point(20.0, "persistent", 450.0, 440.0), point(0.0, "pipelined", 3.0, 0.0), point(20.0, "pipelined", 142.0, 140.0)];
+        let t = table(&pts).render();
+        assert!(t.lines().any(|l| l.contains("0.000 ms") && l.trim_end().ends_with('-')), "{t}");
+        assert!(t.contains("+2.3%"), "{t}");
+        let crate::render::charts::Chart::Lines(d) = chart(&pts) else { panic!("a line chart") };
+        assert_eq!(d.series.len(), 4);
+        assert_eq!(d.series.iter().filter(|s| !s.label.is_empty()).count(), 2, "one legend entry per mode");
+        assert!(d.series.iter().all(|s| s.points.len() == 2));
+        let png = std::env::temp_dir().join(format!("wirelab-sweep-{}.png", std::process::id()));
+        chart(&pts).png(&png).unwrap();
+        assert!(std::fs::metadata(&png).unwrap().len() > 10_000);
+        let _ = std::fs::remove_file(png);
+    }
 }

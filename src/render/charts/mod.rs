@@ -9,12 +9,14 @@ mod bars;
 mod cdf;
 mod flow;
 mod io;
+mod lines;
 mod timeline;
 
 pub use bars::{GroupBars, Panel};
 pub use cdf::{CdfData, CdfSeries};
 pub use flow::{ArrowKind, FlowArrow, FlowData};
 pub use io::{interval_name, IoData, IoSeries, TseqData, TseqSeg};
+pub use lines::{LineData, LineSeries};
 pub use timeline::{ConnBar, TimelineData, WaterfallData, WaterfallRow};
 
 use std::path::Path;
@@ -70,6 +72,7 @@ pub enum Chart {
     Tseq(TseqData),
     Bars(GroupBars),
     Cdf(CdfData),
+    Lines(LineData),
 }
 
 impl Chart {
@@ -83,6 +86,7 @@ impl Chart {
             Chart::Tseq(_) => "time-sequence",
             Chart::Bars(b) => &b.name,
             Chart::Cdf(c) => &c.name,
+            Chart::Lines(l) => &l.name,
         }
     }
 
@@ -95,6 +99,7 @@ impl Chart {
             Chart::Tseq(d) => &d.title,
             Chart::Bars(d) => &d.title,
             Chart::Cdf(d) => &d.title,
+            Chart::Lines(d) => &d.title,
         }
     }
 
@@ -107,6 +112,7 @@ impl Chart {
             Chart::Tseq(d) => io::draw_tseq(root, d),
             Chart::Bars(d) => bars::draw(root, d),
             Chart::Cdf(d) => cdf::draw(root, d),
+            Chart::Lines(d) => lines::draw(root, d),
         }
     }
 
@@ -119,6 +125,7 @@ impl Chart {
             Chart::Tseq(_) => "time-sequence",
             Chart::Bars(_) => "bar",
             Chart::Cdf(_) => "CDF",
+            Chart::Lines(_) => "line",
         };
         ChartError::Draw { chart, msg }
     }
