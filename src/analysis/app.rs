@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use crate::proto::http::{self, HttpConn, Transaction};
+use crate::proto::http::{self, HttpConn, Transaction, Upgrade};
 use crate::decode::AnomalyKind;
 use crate::proto::websocket::{Deflate, Opcode, WsConn, WsFrame, WsMessage, WsOutput};
 use crate::tcp::StreamEvent;
@@ -81,6 +81,20 @@ pub struct HttpSummary {
     /// Request first byte → response first byte, and → response last byte.
     pub ttfb: Dist,
     pub total: Dist,
+    /// Connections that stopped carrying HTTP/1.x, by what they became: `connect` (a CONNECT
+    /// answered 2xx) or the protocol a 101 named (`h2c`, `tcp`, `tls/1.0`, …). WebSocket
+    /// upgrades are counted under `websocket` instead.
+    pub tunnels: BTreeMap<String, TunnelCount>,
+}
+
+/// Connections that became one kind of tunnel.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TunnelCount {
+    pub connections: u64,
+    /// CONNECT tunnels whose bytes were HTTP again (analyzed, and counted above).
+    pub http_connections: u64,
+    /// Payload bytes carried that were not analyzed (TLS, SSH, a raw stream, …).
+    pub opaque_bytes: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -116,6 +130,30 @@ struct ConnApp {
     http: HttpConn,
     ws: Option<WsConn>,
     counted_http: bool,
+    tunnel: Option<Tunnel>,
+}
+
+/// A connection past a CONNECT or a 101 to something other than WebSocket.
+struct Tunnel {
+    /// Its key in [`HttpSummary::tunnels`].
+    label: String,
+    /// CONNECT only: bytes given to the inner HTTP parser while it could not yet tell whether
+    /// they are HTTP.
+    probe: Option<u64>,
+    /// Every byte is opaque payload, counted and not parsed.
+    opaque: bool,
+}
+
+/// A new connection's HTTP state with the pass's options.
+fn http_conn(stream: u32, fresh: bool, notes: bool, keep_text: Option<u32>) -> HttpConn {
+    let mut http = HttpConn::new(stream, fresh);
+    if !notes {
+        http = http.without_notes();
+    }
+    if keep_text == Some(stream) {
+        http = http.keep_text(4096);
+    }
+    http
 }
 
 /// Application-layer state and statistics of one analysis pass.
@@ -160,14 +198,7 @@ impl AppLayer {
     }
 
     fn conn(&self, stream: u32, fresh: bool) -> ConnApp {
-        let mut http = HttpConn::new(stream, fresh);
-        if !self.want_notes {
-            http = http.without_notes();
-        }
-        if self.keep_text == Some(stream) {
-            http = http.keep_text(4096);
-        }
-        ConnApp { http, ws: None, counted_http: false }
+        ConnApp { http: http_conn(stream, fresh, self.want_notes, self.keep_text), ws: None, counted_http: false, tunnel: None }
     }
 
     /// Handles one stream event from the TCP tracker.
@@ -183,22 +214,64 @@ impl AppLayer {
                     self.conns.insert(stream, c);
                 }
                 let c = self.conns.get_mut(&stream).expect("inserted above");
-                if let Some(ws) = &mut c.ws {
-                    ws.data(dir, ts_ns, frame, bytes, &mut self.wout);
-                } else if !c.http.is_not_http() {
-                    let n = c.http.data(dir, ts_ns, frame, bytes, &mut self.hout);
-                    if let Some(ext) = self.hout.upgraded.take() {
-                        let client = c.http.client().unwrap_or(0);
-                        let deflate = Deflate::from_extensions(ext.as_deref());
-                        self.ws.connections += 1;
-                        self.ws.deflate_connections += deflate.enabled as u64;
-                        let mut ws = WsConn::new(stream, client, deflate);
-                        ws.data(dir, ts_ns, frame, &bytes[n..], &mut self.wout);
-                        c.ws = Some(ws);
+                let mut rest = bytes;
+                // Each turn hands the rest of the bytes to what the connection has become.
+                loop {
+                    if let Some(ws) = &mut c.ws {
+                        ws.data(dir, ts_ns, frame, rest, &mut self.wout);
+                        break;
+                    }
+                    if let Some(t) = c.tunnel.as_ref().filter(|t| t.opaque) {
+                        self.http.tunnels.entry(t.label.clone()).or_default().opaque_bytes += rest.len() as u64;
+                        break;
+                    }
+                    if c.http.is_not_http() {
+                        break;
+                    }
+                    let n = c.http.data(dir, ts_ns, frame, rest, &mut self.hout);
+                    if let Some(t) = &mut c.tunnel {
+                        if let Some(p) = &mut t.probe {
+                            *p += n as u64;
+                            let stats = self.http.tunnels.entry(t.label.clone()).or_default();
+                            if c.http.is_http() {
+                                stats.http_connections += 1;
+                                t.probe = None;
+                            } else if c.http.is_not_http() {
+                                stats.opaque_bytes += *p;
+                                t.probe = None;
+                                t.opaque = true;
+                            }
+                        }
                     }
                     if !c.counted_http && c.http.is_http() {
                         c.counted_http = true;
                         self.http.connections += 1;
+                    }
+                    rest = &rest[n..];
+                    match self.hout.upgraded.take() {
+                        None => break,
+                        Some(Upgrade::WebSocket { extensions }) => {
+                            let client = c.http.client().unwrap_or(0);
+                            let deflate = Deflate::from_extensions(extensions.as_deref());
+                            self.ws.connections += 1;
+                            self.ws.deflate_connections += deflate.enabled as u64;
+                            c.ws = Some(WsConn::new(stream, client, deflate));
+                        }
+                        Some(Upgrade::Connect) => {
+                            // The tunnel's bytes start a new conversation: HTTP again, or opaque.
+                            let inner = http_conn(stream, false, self.want_notes, self.keep_text);
+                            let mut outer = std::mem::replace(&mut c.http, inner);
+                            outer.end(ts_ns, frame, [false, false], &mut self.hout);
+                            self.http.tunnels.entry("connect".into()).or_default().connections += 1;
+                            c.tunnel = Some(Tunnel { label: "connect".into(), probe: Some(0), opaque: false });
+                        }
+                        Some(Upgrade::Other(label)) => {
+                            self.http.tunnels.entry(label.clone()).or_default().connections += 1;
+                            c.tunnel = Some(Tunnel { label, probe: None, opaque: true });
+                        }
+                    }
+                    if rest.is_empty() {
+                        break;
                     }
                 }
             }
@@ -220,6 +293,10 @@ impl AppLayer {
             StreamEvent::End { stream, ts_ns, frame, closed } => {
                 if let Some(mut c) = self.conns.remove(&stream) {
                     c.http.end(ts_ns, frame, closed, &mut self.hout);
+                    if let Some(Tunnel { label, probe: Some(p), .. }) = c.tunnel {
+                        // Never told apart from HTTP: opaque.
+                        self.http.tunnels.entry(label).or_default().opaque_bytes += p;
+                    }
                 }
             }
         }

@@ -18,7 +18,7 @@ use crate::decode::{self, linktype, AnomalyKind, Net, Problem, TcpSeg, Transport
 use crate::proto::http::Transaction;
 use crate::proto::websocket::{WsFrame, WsMessage};
 use crate::tcp::{Conn, PacketInfo, Tracker};
-pub use app::{AppNote, Dist, HttpSummary, WsSummary};
+pub use app::{AppNote, Dist, HttpSummary, TunnelCount, WsSummary};
 pub use observer::{Flow, NoObserver, Observed, Observer, ObserverError, CONTINUE};
 
 /// What the application layer made of one packet.

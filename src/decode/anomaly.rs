@@ -35,6 +35,9 @@ pub enum AnomalyKind {
     HttpHeaderTooLarge,
     /// Bytes missing inside an HTTP message.
     HttpGap,
+    /// More pipelined requests waiting for their responses than are held per connection: the
+    /// oldest was reported without its response.
+    HttpPipelineOverflow,
     /// An HTTP message cut off by the end of the connection or capture.
     HttpTruncated,
     /// A WebSocket frame that breaks RFC 6455.
@@ -43,6 +46,9 @@ pub enum AnomalyKind {
     WsGap,
     /// A permessage-deflate message that does not inflate.
     WsInflate,
+    /// More pings, or client messages, waiting for their pong or echo than are held per
+    /// connection: the oldest is no longer paired.
+    WsPairingOverflow,
 }
 
 impl AnomalyKind {
@@ -63,10 +69,12 @@ impl AnomalyKind {
             AnomalyKind::HttpMalformed => "http_malformed",
             AnomalyKind::HttpHeaderTooLarge => "http_header_too_large",
             AnomalyKind::HttpGap => "http_gap",
+            AnomalyKind::HttpPipelineOverflow => "http_pipeline_overflow",
             AnomalyKind::HttpTruncated => "http_truncated",
             AnomalyKind::WsMalformed => "ws_malformed",
             AnomalyKind::WsGap => "ws_gap",
             AnomalyKind::WsInflate => "ws_inflate",
+            AnomalyKind::WsPairingOverflow => "ws_pairing_overflow",
         }
     }
 }
@@ -86,7 +94,7 @@ mod tests {
         use AnomalyKind::*;
         let all = [
             SnaplenTruncated, IpLengthExceedsFrame, IpFragmentOverflow, IpFragmentTimeout, IpFragmentIncomplete, IpFragmentInvalid, IpFragmentTruncated, TruncatedTransportHeader, UnsupportedLinkType, MalformedFrame, CaptureDamaged, HttpMalformed,
-            HttpHeaderTooLarge, HttpGap, HttpTruncated, WsMalformed, WsGap, WsInflate,
+            HttpHeaderTooLarge, HttpGap, HttpPipelineOverflow, HttpTruncated, WsMalformed, WsGap, WsInflate, WsPairingOverflow,
         ];
         for k in all {
             assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.name()));
