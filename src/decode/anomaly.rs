@@ -23,6 +23,8 @@ pub enum AnomalyKind {
     IpFragmentTruncated,
     /// A TCP or UDP header cut off or invalid.
     TruncatedTransportHeader,
+    /// More TCP connections open at once than the tracker holds: the oldest was retired.
+    TcpTableOverflow,
     /// A link type wirelab does not decode.
     UnsupportedLinkType,
     /// A frame whose link or IP header is malformed.
@@ -63,6 +65,7 @@ impl AnomalyKind {
             AnomalyKind::IpFragmentInvalid => "ip_fragment_invalid",
             AnomalyKind::IpFragmentTruncated => "ip_fragment_truncated",
             AnomalyKind::TruncatedTransportHeader => "truncated_transport_header",
+            AnomalyKind::TcpTableOverflow => "tcp_table_overflow",
             AnomalyKind::UnsupportedLinkType => "unsupported_link_type",
             AnomalyKind::MalformedFrame => "malformed_frame",
             AnomalyKind::CaptureDamaged => "capture_damaged",
@@ -93,7 +96,7 @@ mod tests {
     fn json_names_are_the_stable_names() {
         use AnomalyKind::*;
         let all = [
-            SnaplenTruncated, IpLengthExceedsFrame, IpFragmentOverflow, IpFragmentTimeout, IpFragmentIncomplete, IpFragmentInvalid, IpFragmentTruncated, TruncatedTransportHeader, UnsupportedLinkType, MalformedFrame, CaptureDamaged, HttpMalformed,
+            SnaplenTruncated, IpLengthExceedsFrame, IpFragmentOverflow, IpFragmentTimeout, IpFragmentIncomplete, IpFragmentInvalid, IpFragmentTruncated, TruncatedTransportHeader, TcpTableOverflow, UnsupportedLinkType, MalformedFrame, CaptureDamaged, HttpMalformed,
             HttpHeaderTooLarge, HttpGap, HttpPipelineOverflow, HttpTruncated, WsMalformed, WsGap, WsInflate, WsPairingOverflow,
         ];
         for k in all {
