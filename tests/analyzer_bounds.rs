@@ -100,3 +100,34 @@ fn a_million_unanswered_pipelined_requests_stay_in_bounded_memory() {
     assert!(kib < 100 * 1024, "peak RSS {kib} KiB for 1M unanswered requests");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_million_connections_stay_under_200_mb() {
+    let dir = synth::scratch("million-conns");
+    let path = dir.join("syn-only.pcap");
+    let n = 1_000_000u32;
+    let mut p = synth::Pcap::create(&path);
+    for i in 0..n {
+        // A SYN scan: every SYN from its own 4-tuple, never answered.
+        let src = ([10, 1 + (i >> 16) as u8, (i >> 8) as u8, i as u8], 1024 + (i % 50_000) as u16);
+        let f = synth::tcp_frame(src, ([10, 0, 0, 2], 80), i.wrapping_mul(2_654_435_761), 0, synth::SYN, &[]);
+        p.frame(&f, 10);
+    }
+    p.finish();
+    let (kib, out) = synth::peak_rss_kib(wirelab().args(["analyze", "--json", "-q", path.to_str().unwrap()]));
+    assert!(out.status.success() || out.status.code() == Some(3), "{out:?}");
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["tcp"]["connections"], n);
+    assert_eq!(j["tcp"]["syn"], n);
+    let rows = j["conversations"].as_array().unwrap();
+    assert_eq!(rows.len() as u64 + j["conversations_omitted"].as_u64().unwrap(), n as u64);
+    assert_eq!(rows[9_999]["index"], 9_999);
+    assert_eq!(rows[9_999]["syn"], 1);
+    assert!(kib < 200 * 1024, "peak RSS {kib} KiB for 1M connections");
+    // The terminal summary too.
+    let (kib, out) = synth::peak_rss_kib(wirelab().args(["analyze", "-q", path.to_str().unwrap()]));
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("999,950 more connections"));
+    assert!(kib < 200 * 1024, "peak RSS {kib} KiB for 1M connections (terminal summary)");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -128,7 +128,8 @@ pub struct WsSummary {
 
 struct ConnApp {
     http: HttpConn,
-    ws: Option<WsConn>,
+    /// Boxed: most connections never upgrade, and a held connection should stay small.
+    ws: Option<Box<WsConn>>,
     counted_http: bool,
     tunnel: Option<Tunnel>,
 }
@@ -159,7 +160,8 @@ fn http_conn(stream: u32, fresh: bool, notes: bool, keep_text: Option<u32>) -> H
 /// Application-layer state and statistics of one analysis pass.
 #[derive(Default)]
 pub struct AppLayer {
-    conns: FxHashMap<u32, ConnApp>,
+    /// Boxed: the map's spare capacity then costs a pointer per slot, not a connection.
+    conns: FxHashMap<u32, Box<ConnApp>>,
     /// Keep header text and body starts for this stream (for `follow --format http`).
     keep_text: Option<u32>,
     /// Build per-packet notes (for the packet list and the packets export).
@@ -197,8 +199,8 @@ impl AppLayer {
         self
     }
 
-    fn conn(&self, stream: u32, fresh: bool) -> ConnApp {
-        ConnApp { http: http_conn(stream, fresh, self.want_notes, self.keep_text), ws: None, counted_http: false, tunnel: None }
+    fn conn(&self, stream: u32, fresh: bool) -> Box<ConnApp> {
+        Box::new(ConnApp { http: http_conn(stream, fresh, self.want_notes, self.keep_text), ws: None, counted_http: false, tunnel: None })
     }
 
     /// Handles one stream event from the TCP tracker.
@@ -255,7 +257,7 @@ impl AppLayer {
                             let deflate = Deflate::from_extensions(extensions.as_deref());
                             self.ws.connections += 1;
                             self.ws.deflate_connections += deflate.enabled as u64;
-                            c.ws = Some(WsConn::new(stream, client, deflate));
+                            c.ws = Some(Box::new(WsConn::new(stream, client, deflate)));
                         }
                         Some(Upgrade::Connect) => {
                             // The tunnel's bytes start a new conversation: HTTP again, or opaque.

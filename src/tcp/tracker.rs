@@ -872,4 +872,33 @@ mod tests {
         // The old connection can get no more packets: its row is final.
         assert_eq!(t.take_retired().map(|c| c.index).collect::<Vec<_>>(), [0]);
     }
+
+    #[test]
+    fn beyond_max_open_the_oldest_ended_connection_is_retired_first() {
+        let b: SocketAddr = "10.0.0.2:80".parse().unwrap();
+        let ep = |port: u16| -> SocketAddr { SocketAddr::new("10.0.0.1".parse().unwrap(), port) };
+        let mut t = Tracker::with_max_open(2);
+        let mut sink = |_: StreamEvent<'_>| {};
+        // Stream 0 opens and closes; 1 and 2 stay open.
+        t.packet(1, 1, 60, ep(1), b, &seg(100, 0, SYN, b"", 0), &mut sink);
+        t.packet(2, 2, 60, b, ep(1), &seg(500, 101, SYN | ACK, b"", 0), &mut sink);
+        t.packet(3, 3, 60, ep(1), b, &seg(101, 501, ACK | FIN, b"", 0), &mut sink);
+        t.packet(4, 4, 60, b, ep(1), &seg(501, 102, ACK | FIN, b"", 0), &mut sink);
+        t.packet(5, 5, 60, ep(2), b, &seg(100, 0, SYN, b"", 0), &mut sink);
+        assert!(!t.has_retired());
+        t.packet(6, 6, 60, ep(3), b, &seg(100, 0, SYN, b"", 0), &mut sink);
+        let rows: Vec<_> = t.take_retired().map(|c| (c.index, c.packets)).collect();
+        assert_eq!(rows, [(0, [2, 2])], "the ended one goes first, with its final counts");
+        assert_eq!(t.take_evicted_open(), 0);
+        // A fourth: no connection has ended, so the oldest open one goes (and is counted).
+        t.packet(7, 7, 60, ep(4), b, &seg(100, 0, SYN, b"", 0), &mut sink);
+        assert_eq!(t.take_retired().map(|c| c.index).collect::<Vec<_>>(), [1]);
+        assert_eq!(t.take_evicted_open(), 1);
+        // A later packet of the retired 4-tuple starts a new connection.
+        let again = t.packet(8, 8, 60, ep(2), b, &seg(101, 0, ACK, b"", 0), &mut sink);
+        assert_eq!(again.stream, 4);
+        t.finish(&mut sink);
+        assert_eq!(t.take_retired().map(|c| c.index).collect::<Vec<_>>(), [2, 3, 4]);
+        assert_eq!(t.count(), 5);
+    }
 }
