@@ -125,6 +125,15 @@ pub fn render(o: &mut impl Write, name: &str, s: &Summary, rows: &Rows<'_>, limi
     if h.requests + h.responses > 0 {
         writeln!(o, "HTTP      {} requests ({}) · {} responses ({}) · {} connections", h.requests, counts(&h.methods), h.responses, counts(&h.status), h.connections)?;
         writeln!(o, "          time to first byte {} · total {}", dist(&h.ttfb), dist(&h.total))?;
+        for (name, t) in &h.tunnels {
+            writeln!(
+                o,
+                "          tunnel {name}: {} connections ({} carrying HTTP) · {} opaque bytes",
+                thousands(t.connections),
+                thousands(t.http_connections),
+                thousands(t.opaque_bytes)
+            )?;
+        }
     }
     let w = &s.websocket;
     if w.connections > 0 {
