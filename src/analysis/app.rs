@@ -146,8 +146,11 @@ struct Tunnel {
 }
 
 /// A new connection's HTTP state with the pass's options.
-fn http_conn(stream: u32, fresh: bool, notes: bool, keep_text: Option<u32>) -> HttpConn {
+fn http_conn(stream: u32, fresh: bool, notes: bool, keep_text: Option<u32>, lean: bool) -> HttpConn {
     let mut http = HttpConn::new(stream, fresh);
+    if lean && keep_text != Some(stream) {
+        http = http.lean();
+    }
     if !notes {
         http = http.without_notes();
     }
@@ -166,6 +169,8 @@ pub struct AppLayer {
     keep_text: Option<u32>,
     /// Build per-packet notes (for the packet list and the packets export).
     want_notes: bool,
+    /// Lean transactions ([`HttpConn::lean`]).
+    lean: bool,
     pub http: HttpSummary,
     pub ws: WsSummary,
     ttfb: Vec<f64>,
@@ -193,6 +198,12 @@ impl AppLayer {
         self
     }
 
+    /// Transactions carry only what the counts need ([`HttpConn::lean`]).
+    pub fn lean(mut self, on: bool) -> Self {
+        self.lean = on;
+        self
+    }
+
     /// Keeps the text of the HTTP messages of `stream` in its transactions.
     pub fn keep_text_of(mut self, stream: Option<u32>) -> Self {
         self.keep_text = stream;
@@ -200,7 +211,7 @@ impl AppLayer {
     }
 
     fn conn(&self, stream: u32, fresh: bool) -> Box<ConnApp> {
-        Box::new(ConnApp { http: http_conn(stream, fresh, self.want_notes, self.keep_text), ws: None, counted_http: false, tunnel: None })
+        Box::new(ConnApp { http: http_conn(stream, fresh, self.want_notes, self.keep_text, self.lean), ws: None, counted_http: false, tunnel: None })
     }
 
     /// Handles one stream event from the TCP tracker.
@@ -261,7 +272,7 @@ impl AppLayer {
                         }
                         Some(Upgrade::Connect) => {
                             // The tunnel's bytes start a new conversation: HTTP again, or opaque.
-                            let inner = http_conn(stream, false, self.want_notes, self.keep_text);
+                            let inner = http_conn(stream, false, self.want_notes, self.keep_text, self.lean);
                             let mut outer = std::mem::replace(&mut c.http, inner);
                             outer.end(ts_ns, frame, [false, false], &mut self.hout);
                             self.http.tunnels.entry("connect".into()).or_default().connections += 1;
@@ -315,7 +326,14 @@ impl AppLayer {
         }
         for s in h.statuses.drain(..) {
             self.http.responses += 1;
-            *self.http.status.entry(s.to_string()).or_default() += 1;
+            let mut buf = [0u8; 5];
+            let key = code_str(s, &mut buf);
+            match self.http.status.get_mut(key) {
+                Some(n) => *n += 1,
+                None => {
+                    self.http.status.insert(key.to_string(), 1);
+                }
+            }
         }
         self.http.incomplete_requests += std::mem::take(&mut h.incomplete_requests);
         self.http.incomplete_responses += std::mem::take(&mut h.incomplete_responses);
@@ -382,4 +400,19 @@ impl AppLayer {
         self.ws.echo = Dist::of(std::mem::take(&mut self.echo));
         self.ws.ping_rtt = Dist::of(std::mem::take(&mut self.ping));
     }
+}
+
+/// A status code's decimal text, without allocating.
+fn code_str(code: u16, buf: &mut [u8; 5]) -> &str {
+    let mut n = code;
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).expect("ASCII digits")
 }

@@ -181,6 +181,9 @@ pub struct Options {
     /// Skip the per-packet application notes ([`PacketApp::notes`] stays empty); they are
     /// needed only for a packet list.
     pub no_packet_notes: bool,
+    /// Transactions handed to the observer carry only what the counts need: method, status,
+    /// sizes, times, framing headers (no target, version, reason or other header strings).
+    pub lean_transactions: bool,
     /// Keep the rows of the connections numbered below this in [`Summary::conversations`]
     /// (default [`CONVERSATION_ROWS`]); every row goes to [`Observer::connection`] anyway.
     pub conversation_rows: Option<usize>,
@@ -306,7 +309,7 @@ impl Pass {
             tracker: Tracker::new(),
             conversations: Vec::new(),
             keep_rows: opts.conversation_rows.unwrap_or(CONVERSATION_ROWS),
-            app: app::AppLayer::new().keep_text_of(opts.keep_http_text).with_notes(!opts.no_packet_notes),
+            app: app::AppLayer::new().keep_text_of(opts.keep_http_text).with_notes(!opts.no_packet_notes).lean(opts.lean_transactions),
             frags: decode::fragment::Reassembler::default(),
             anomalies: Anomalies::default(),
             totals: Totals::default(),

@@ -36,7 +36,9 @@ pub fn analyze(a: AnalyzeArgs) -> Result<u8> {
         (false, false) => Some(ROWS),
         (true, _) => None,
     };
-    let opts = analysis::Options { no_packet_notes: !a.packets && a.export.is_none(), conversation_rows, ..Default::default() };
+    // Under --json (without --export or --packets) nobody reads a transaction's strings.
+    let lean_transactions = a.json && a.export.is_none() && !a.packets;
+    let opts = analysis::Options { no_packet_notes: !a.packets && a.export.is_none(), conversation_rows, lean_transactions, ..Default::default() };
     let s = analyze_input(opened.input, &mut obs, &opts).with_context(|| format!("reading {name}"))?;
     let (export, _, kept, progress) = obs;
     finish_export(export, &s, a.export.as_deref())?;

@@ -37,6 +37,7 @@ pub fn follow(a: FollowArgs) -> Result<u8> {
         no_packet_notes: true,
         // Only the endpoints of the one followed are needed.
         conversation_rows: Some(0),
+        ..Default::default()
     };
     let s = analyze_input(opened.input, &mut obs, &opts).with_context(|| format!("reading {name}"))?;
     let (obs, endpoints) = obs;

@@ -81,11 +81,24 @@ pub struct Headers {
 }
 
 impl Headers {
-    fn from(hs: &[httparse::Header<'_>]) -> Self {
+    /// `lean`: only the headers that frame the message or switch the protocol.
+    fn from(hs: &[httparse::Header<'_>], lean: bool) -> Self {
         let mut h = Headers::default();
         for x in hs {
             let v = || Some(String::from_utf8_lossy(x.value).trim().to_string());
             let n = x.name;
+            if lean {
+                if n.eq_ignore_ascii_case("content-length") {
+                    h.content_length = std::str::from_utf8(x.value).ok().and_then(|s| s.trim().parse().ok());
+                } else if n.eq_ignore_ascii_case("transfer-encoding") {
+                    h.transfer_encoding = v();
+                } else if n.eq_ignore_ascii_case("upgrade") {
+                    h.upgrade = v();
+                } else if n.eq_ignore_ascii_case("sec-websocket-extensions") {
+                    h.sec_websocket_extensions = v();
+                }
+                continue;
+            }
             if n.eq_ignore_ascii_case("connection") {
                 h.connection = v();
             } else if n.eq_ignore_ascii_case("keep-alive") {
@@ -284,13 +297,22 @@ pub struct HttpConn {
     keep: usize,
     /// Produce [`Note`]s for the packet list.
     notes: bool,
+    /// Transactions without the strings nobody reads under `--json` ([`HttpConn::lean`]).
+    lean: bool,
 }
 
 impl HttpConn {
     /// `fresh`: the connection's SYN was captured, so its first request paid for the handshake.
     pub fn new(stream: u32, fresh: bool) -> Self {
         let d = || Dir { phase: Phase::Detect, buf: Vec::new(), msg_ns: 0, msg_open: false, msg_gap: false };
-        HttpConn { stream, fresh, client: None, dir: [d(), d()], open: VecDeque::new(), requests: 0, skipped: 0, not_http: false, keep: 0, notes: true }
+        HttpConn { stream, fresh, client: None, dir: [d(), d()], open: VecDeque::new(), requests: 0, skipped: 0, not_http: false, keep: 0, notes: true, lean: false }
+    }
+
+    /// Transactions carry only what the counts need (method, status, sizes, times, and the
+    /// framing and upgrade headers): no target, version, reason or other header strings.
+    pub fn lean(mut self) -> Self {
+        self.lean = true;
+        self
     }
 
     /// Skips building the packet-list [`Note`]s (they cost a string per message).
@@ -656,17 +678,19 @@ impl HttpConn {
     fn head(&mut self, d: u8, ts: i128, frame: u64, head: &[u8], out: &mut Output) {
         let di = d as usize & 1;
         let msg_ns = self.dir[di].msg_ns;
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        // Not zeroed: httparse fills what it uses (4 KiB of memset per message otherwise).
+        let mut headers = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+        let lean = self.lean;
         if self.client == Some(d) {
-            let mut req = httparse::Request::new(&mut headers);
-            let parsed = req.parse(head);
+            let mut req = httparse::Request::new(&mut []);
+            let parsed = req.parse_with_uninit_headers(head, &mut headers);
             let method = req.method.map(str::to_string).or_else(|| first_token(head));
             let mut t = Box::new(Transaction {
                 stream: self.stream,
                 index_on_conn: self.requests + 1,
                 method: method.clone(),
-                target: req.path.map(str::to_string),
-                version: req.version.map(|v| format!("HTTP/1.{v}")),
+                target: if lean { None } else { req.path.map(str::to_string) },
+                version: if lean { None } else { req.version.map(|v| format!("HTTP/1.{v}")) },
                 request_header_bytes: head.len() as u64,
                 request_ns: Some(msg_ns),
                 paid_handshake: self.fresh && self.requests == 0,
@@ -676,7 +700,7 @@ impl HttpConn {
             self.requests += 1;
             match parsed {
                 Ok(httparse::Status::Complete(_)) => {
-                    let h = Headers::from(req.headers);
+                    let h = Headers::from(req.headers, lean);
                     // Requests have a body only when framed (RFC 9112 §6.3).
                     self.dir[di].phase = if h.chunked() {
                         Phase::Chunked(Chunk::Size)
@@ -701,19 +725,19 @@ impl HttpConn {
             }
             return;
         }
-        let mut resp = httparse::Response::new(&mut headers);
+        let mut resp = httparse::Response::new(&mut []);
         let parsed = httparse::ParserConfig::default()
             .allow_obsolete_multiline_headers_in_responses(true)
             .allow_spaces_after_header_name_in_responses(true)
             .allow_multiple_spaces_in_response_status_delimiters(true)
-            .parse_response(&mut resp, head);
+            .parse_response_with_uninit_headers(&mut resp, head, &mut headers);
         let Ok(httparse::Status::Complete(_)) = parsed else {
             out.anomalies.push((AnomalyKind::HttpMalformed, format!("stream {}: malformed response: {}", self.stream, describe(parsed.err(), head))));
             self.abandon(di);
             return;
         };
         let code = resp.code.unwrap_or(0);
-        let h = Headers::from(resp.headers);
+        let h = Headers::from(resp.headers, lean);
         if (100..200).contains(&code) && code != 101 {
             // Interim response: the request goes on waiting for its final one.
             out.statuses.push(code);
@@ -737,10 +761,14 @@ impl HttpConn {
             t.response_head = Some(String::from_utf8_lossy(head).into_owned());
         }
         t.status = Some(code);
-        t.reason = resp.reason.map(str::to_string);
+        if !lean {
+            t.reason = resp.reason.map(str::to_string);
+        }
         t.response_header_bytes = head.len() as u64;
         t.response_first_ns = Some(msg_ns);
-        t.response_version = Some(format!("HTTP/1.{}", resp.version.unwrap_or(1)));
+        if !lean {
+            t.response_version = Some(format!("HTTP/1.{}", resp.version.unwrap_or(1)));
+        }
         let head_req = t.method.as_deref() == Some("HEAD");
         let connect_ok = t.method.as_deref() == Some("CONNECT") && (200..300).contains(&code);
         let upgrade = if code == 101 {
@@ -862,16 +890,13 @@ fn probe(held: &[u8], more: &[u8]) -> ([u8; PROBE], usize) {
 
 /// End of the header block: the offset just past the empty line, if it is in `b`.
 pub fn find_head_end(b: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while let Some(p) = b[i..].iter().position(|&c| c == b'\n') {
-        let at = i + p;
+    for at in memchr::memchr_iter(b'\n', b) {
         if b.get(at + 1) == Some(&b'\n') {
             return Some(at + 2);
         }
         if b.get(at + 1) == Some(&b'\r') && b.get(at + 2) == Some(&b'\n') {
             return Some(at + 3);
         }
-        i = at + 1;
     }
     None
 }
