@@ -200,14 +200,21 @@ struct Slot {
 /// analyzed exactly as Wireshark does.
 pub const MAX_OPEN: usize = 65_536;
 
-type Key = (SocketAddr, SocketAddr);
+/// A connection's 4-tuple, the same both ways, in a form cheap to hash and compare: the two
+/// addresses as 128-bit numbers, then both ports and the address family (so an IPv4 address
+/// never equals an IPv6 one).
+type Key = (u128, u128, u64);
 
 fn key(src: SocketAddr, dst: SocketAddr) -> Key {
-    if src <= dst {
-        (src, dst)
-    } else {
-        (dst, src)
-    }
+    let end = |a: SocketAddr| -> (u128, u64) {
+        match a {
+            SocketAddr::V4(v) => (u32::from(*v.ip()) as u128, v.port() as u64),
+            SocketAddr::V6(v) => (u128::from(*v.ip()), v.port() as u64 | 1 << 16),
+        }
+    };
+    let (a, b) = (end(src), end(dst));
+    let (x, y) = if a <= b { (a, b) } else { (b, a) };
+    (x.0, y.0, x.1 << 32 | y.1)
 }
 
 /// Tracks every TCP connection of a capture.
