@@ -222,11 +222,10 @@ impl AppLayer {
                 self.conns.insert(stream, c);
             }
             StreamEvent::Data { stream, dir, ts_ns, frame, bytes, .. } => {
-                if !self.conns.contains_key(&stream) {
-                    let c = self.conn(stream, false);
-                    self.conns.insert(stream, c);
-                }
-                let c = self.conns.get_mut(&stream).expect("inserted above");
+                let (notes, keep, lean) = (self.want_notes, self.keep_text, self.lean);
+                let c = self.conns.entry(stream).or_insert_with(|| {
+                    Box::new(ConnApp { http: http_conn(stream, false, notes, keep, lean), ws: None, counted_http: false, tunnel: None })
+                });
                 let mut rest = bytes;
                 // Each turn hands the rest of the bytes to what the connection has become.
                 loop {
