@@ -131,3 +131,34 @@ fn a_million_connections_stay_under_200_mb() {
     assert!(kib < 200 * 1024, "peak RSS {kib} KiB for 1M connections (terminal summary)");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn follow_and_json_beyond_the_rows_the_summary_keeps() {
+    let dir = synth::scratch("many-conns");
+    let path = dir.join("many.pcap");
+    let n = 10_050u32;
+    let mut p = synth::Pcap::create(&path);
+    for i in 0..n {
+        let mut c = synth::Conn::new(([10, 2, (i >> 8) as u8, i as u8], 30000 + (i % 20000) as u16), ([10, 0, 0, 2], 8080));
+        c.handshake(&mut p);
+        c.send(&mut p, 0, format!("GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+        c.send(&mut p, 1, format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{i}", i.to_string().len()).as_bytes());
+        c.close(&mut p);
+    }
+    p.finish();
+    let j = analyze_json(&path);
+    assert_eq!(j["tcp"]["connections"], n);
+    assert_eq!(j["http"]["requests"], n);
+    assert_eq!(j["conversations"].as_array().unwrap().len(), 10_000);
+    assert_eq!(j["conversations_omitted"], n - 10_000);
+    // The last connection is not among the summary's rows: follow still finds its endpoints,
+    // and prints what tshark prints.
+    let last = n - 1;
+    let out = run(&["follow", path.to_str().unwrap(), "-s", &last.to_string(), "-f", "ascii"]);
+    assert!(out.status.success(), "{out:?}");
+    let theirs = tshark_follow(&path, "ascii", &[last]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), theirs[&last]);
+    let out = run(&["follow", path.to_str().unwrap(), "-s", &n.to_string()]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("there is no stream"), "{out:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}
