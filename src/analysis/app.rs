@@ -221,72 +221,7 @@ impl AppLayer {
                 let c = self.conn(stream, syn_seen);
                 self.conns.insert(stream, c);
             }
-            StreamEvent::Data { stream, dir, ts_ns, frame, bytes, .. } => {
-                let (notes, keep, lean) = (self.want_notes, self.keep_text, self.lean);
-                let c = self.conns.entry(stream).or_insert_with(|| {
-                    Box::new(ConnApp { http: http_conn(stream, false, notes, keep, lean), ws: None, counted_http: false, tunnel: None })
-                });
-                let mut rest = bytes;
-                // Each turn hands the rest of the bytes to what the connection has become.
-                loop {
-                    if let Some(ws) = &mut c.ws {
-                        ws.data(dir, ts_ns, frame, rest, &mut self.wout);
-                        break;
-                    }
-                    if let Some(t) = c.tunnel.as_ref().filter(|t| t.opaque) {
-                        self.http.tunnels.entry(t.label.clone()).or_default().opaque_bytes += rest.len() as u64;
-                        break;
-                    }
-                    if c.http.is_not_http() {
-                        break;
-                    }
-                    let n = c.http.data(dir, ts_ns, frame, rest, &mut self.hout);
-                    if let Some(t) = &mut c.tunnel {
-                        if let Some(p) = &mut t.probe {
-                            *p += n as u64;
-                            let stats = self.http.tunnels.entry(t.label.clone()).or_default();
-                            if c.http.is_http() {
-                                stats.http_connections += 1;
-                                t.probe = None;
-                            } else if c.http.is_not_http() {
-                                stats.opaque_bytes += *p;
-                                t.probe = None;
-                                t.opaque = true;
-                            }
-                        }
-                    }
-                    if !c.counted_http && c.http.is_http() {
-                        c.counted_http = true;
-                        self.http.connections += 1;
-                    }
-                    rest = &rest[n..];
-                    match self.hout.upgraded.take() {
-                        None => break,
-                        Some(Upgrade::WebSocket { extensions }) => {
-                            let client = c.http.client().unwrap_or(0);
-                            let deflate = Deflate::from_extensions(extensions.as_deref());
-                            self.ws.connections += 1;
-                            self.ws.deflate_connections += deflate.enabled as u64;
-                            c.ws = Some(Box::new(WsConn::new(stream, client, deflate)));
-                        }
-                        Some(Upgrade::Connect) => {
-                            // The tunnel's bytes start a new conversation: HTTP again, or opaque.
-                            let inner = http_conn(stream, false, self.want_notes, self.keep_text, self.lean);
-                            let mut outer = std::mem::replace(&mut c.http, inner);
-                            outer.end(ts_ns, frame, [false, false], &mut self.hout);
-                            self.http.tunnels.entry("connect".into()).or_default().connections += 1;
-                            c.tunnel = Some(Tunnel { label: "connect".into(), probe: Some(0), opaque: false });
-                        }
-                        Some(Upgrade::Other(label)) => {
-                            self.http.tunnels.entry(label.clone()).or_default().connections += 1;
-                            c.tunnel = Some(Tunnel { label, probe: None, opaque: true });
-                        }
-                    }
-                    if rest.is_empty() {
-                        break;
-                    }
-                }
-            }
+            StreamEvent::Data { stream, dir, ts_ns, frame, bytes, .. } => self.data(stream, dir, ts_ns, frame, bytes),
             StreamEvent::Gap { stream, dir, len, snaplen, .. } => {
                 if let Some(c) = self.conns.get_mut(&stream) {
                     match &mut c.ws {
@@ -313,6 +248,77 @@ impl AppLayer {
             }
         }
         self.drain(sink);
+    }
+
+    /// Stream bytes: to HTTP, WebSocket or a tunnel, whatever the connection has become.
+    fn data(&mut self, stream: u32, dir: u8, ts_ns: i128, frame: u64, bytes: &[u8]) {
+        let (notes, keep, lean) = (self.want_notes, self.keep_text, self.lean);
+        let c = self.conns.entry(stream).or_insert_with(|| {
+            Box::new(ConnApp { http: http_conn(stream, false, notes, keep, lean), ws: None, counted_http: false, tunnel: None })
+        });
+        let mut rest = bytes;
+        // Each turn hands the rest of the bytes to what the connection has become.
+        loop {
+            if let Some(ws) = &mut c.ws {
+                ws.data(dir, ts_ns, frame, rest, &mut self.wout);
+                break;
+            }
+            if let Some(t) = c.tunnel.as_ref().filter(|t| t.opaque) {
+                // The entry was made when the tunnel began.
+                if let Some(stats) = self.http.tunnels.get_mut(&t.label) {
+                    stats.opaque_bytes += rest.len() as u64;
+                }
+                break;
+            }
+            if c.http.is_not_http() {
+                break;
+            }
+            let n = c.http.data(dir, ts_ns, frame, rest, &mut self.hout);
+            if let Some(t) = &mut c.tunnel {
+                if let Some(p) = &mut t.probe {
+                    *p += n as u64;
+                    let stats = self.http.tunnels.entry(t.label.clone()).or_default();
+                    if c.http.is_http() {
+                        stats.http_connections += 1;
+                        t.probe = None;
+                    } else if c.http.is_not_http() {
+                        stats.opaque_bytes += *p;
+                        t.probe = None;
+                        t.opaque = true;
+                    }
+                }
+            }
+            if !c.counted_http && c.http.is_http() {
+                c.counted_http = true;
+                self.http.connections += 1;
+            }
+            rest = &rest[n..];
+            match self.hout.upgraded.take() {
+                None => break,
+                Some(Upgrade::WebSocket { extensions }) => {
+                    let client = c.http.client().unwrap_or(0);
+                    let deflate = Deflate::from_extensions(extensions.as_deref());
+                    self.ws.connections += 1;
+                    self.ws.deflate_connections += deflate.enabled as u64;
+                    c.ws = Some(Box::new(WsConn::new(stream, client, deflate)));
+                }
+                Some(Upgrade::Connect) => {
+                    // The tunnel's bytes start a new conversation: HTTP again, or opaque.
+                    let inner = http_conn(stream, false, self.want_notes, self.keep_text, self.lean);
+                    let mut outer = std::mem::replace(&mut c.http, inner);
+                    outer.end(ts_ns, frame, [false, false], &mut self.hout);
+                    self.http.tunnels.entry("connect".into()).or_default().connections += 1;
+                    c.tunnel = Some(Tunnel { label: "connect".into(), probe: Some(0), opaque: false });
+                }
+                Some(Upgrade::Other(label)) => {
+                    self.http.tunnels.entry(label.clone()).or_default().connections += 1;
+                    c.tunnel = Some(Tunnel { label, probe: None, opaque: true });
+                }
+            }
+            if rest.is_empty() {
+                break;
+            }
+        }
     }
 
     fn drain(&mut self, sink: &mut impl AppSink) {
