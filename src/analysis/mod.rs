@@ -275,8 +275,10 @@ struct Totals {
     captured: u64,
     first_ns: Option<i128>,
     last_ns: Option<i128>,
-    link_types: BTreeMap<u32, u64>,
-    protocols: BTreeMap<&'static str, u64>,
+    /// Counts by link type and by protocol family: a handful of keys, scanned (a map lookup
+    /// per frame cost more than the scan).
+    link_types: Vec<(u32, u64)>,
+    protocols: Vec<(&'static str, u64)>,
     tcp: TcpSummary,
 }
 
@@ -287,7 +289,7 @@ impl Totals {
         self.captured += frame.data.len() as u64;
         self.first_ns.get_or_insert(frame.ts_ns);
         self.last_ns = Some(self.last_ns.map_or(frame.ts_ns, |l| l.max(frame.ts_ns)));
-        *self.link_types.entry(frame.link_type).or_default() += 1;
+        bump(&mut self.link_types, frame.link_type, |a, b| a == b);
     }
 }
 
@@ -353,7 +355,7 @@ impl Pass {
                 ("undecodable", None)
             }
         };
-        *self.totals.protocols.entry(proto).or_default() += 1;
+        bump(&mut self.totals.protocols, proto, |a: &str, b: &str| std::ptr::eq(a, b) || a == b);
         for (kind, detail) in self.app.anomalies.drain(..).chain(self.frags.anomalies.drain(..)) {
             self.anomalies.add(kind, frame.number, frame.offset, || detail);
         }
@@ -476,9 +478,9 @@ impl Pass {
                 (Some(f), Some(l)) => to_s(l - f),
                 _ => 0.0,
             },
-            link_types: t.link_types.into_iter().map(|(lt, n)| LinkTypeCount { link_type: lt, name: linktype::name(lt), packets: n }).collect(),
+            link_types: t.link_types.into_iter().collect::<BTreeMap<_, _>>().into_iter().map(|(lt, n)| LinkTypeCount { link_type: lt, name: linktype::name(lt), packets: n }).collect(),
             comments: reader.comments().to_vec(),
-            protocols: t.protocols,
+            protocols: t.protocols.into_iter().collect(),
             damage,
         };
         Summary {
@@ -491,6 +493,14 @@ impl Pass {
             conversations_omitted,
             stopped,
         }
+    }
+}
+
+/// Counts one more `key` in a short list of counts.
+fn bump<K: Copy>(counts: &mut Vec<(K, u64)>, key: K, same: impl Fn(K, K) -> bool) {
+    match counts.iter_mut().find(|(k, _)| same(*k, key)) {
+        Some((_, n)) => *n += 1,
+        None => counts.push((key, 1)),
     }
 }
 
