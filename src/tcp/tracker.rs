@@ -415,106 +415,106 @@ impl Tracker {
 
 /// Zeek history: each letter the first time a direction shows it, then the counted ones.
 fn history(slot: &mut Slot, d: usize, frame: u64, seg: &TcpSeg<'_>, analysis: u16) {
-        let has = |f: u8| seg.flags & f != 0;
-        let st = &mut slot.st;
-        let letter = if has(SYN) {
-            if has(ACK) {
-                H_SYNACK
-            } else {
-                H_SYN
-            }
+    let has = |f: u8| seg.flags & f != 0;
+    let st = &mut slot.st;
+    let letter = if has(SYN) {
+        if has(ACK) {
+            H_SYNACK
         } else {
-            0
-        } | if has(FIN) { H_FIN } else { 0 }
-            | if has(RST) { H_RST } else { 0 }
-            | if seg.seg_len > 0 { H_DATA } else { 0 }
-            | if has(ACK) && seg.seg_len == 0 && !has(SYN | FIN | RST) { H_ACK } else { 0 };
-        let orig_side = d as u8 == st.orig;
-        let new_bits = letter & !st.dir[d].history;
-        st.dir[d].history |= letter;
-        let c = &mut slot.conn;
-        if frame == c.first_frame && has(SYN) && has(ACK) {
-            c.history.push('^');
+            H_SYN
         }
-        for (bit, ch) in [(H_SYN, 's'), (H_SYNACK, 'h'), (H_ACK, 'a'), (H_DATA, 'd'), (H_FIN, 'f'), (H_RST, 'r')] {
-            if new_bits & bit != 0 {
-                c.history.push(if orig_side { ch.to_ascii_uppercase() } else { ch });
-            }
-        }
-        let ds = &mut st.dir[d];
-        if analysis & analysis::ANY_RETRANSMISSION != 0 {
-            c.retransmissions += 1;
-            push_counted(&mut c.history, &mut ds.retrans_marks, if orig_side { 'T' } else { 't' });
-        }
-        if analysis & analysis::ZERO_WINDOW != 0 {
-            c.zero_windows += 1;
-            push_counted(&mut c.history, &mut ds.zero_marks, if orig_side { 'W' } else { 'w' });
-        }
-        c.out_of_order += (analysis & analysis::OUT_OF_ORDER != 0) as u32;
-        c.dup_acks += (analysis & analysis::DUP_ACK != 0) as u32;
-        c.lost_segments += (analysis & analysis::LOST_SEGMENT != 0) as u32;
+    } else {
+        0
+    } | if has(FIN) { H_FIN } else { 0 }
+        | if has(RST) { H_RST } else { 0 }
+        | if seg.seg_len > 0 { H_DATA } else { 0 }
+        | if has(ACK) && seg.seg_len == 0 && !has(SYN | FIN | RST) { H_ACK } else { 0 };
+    let orig_side = d as u8 == st.orig;
+    let new_bits = letter & !st.dir[d].history;
+    st.dir[d].history |= letter;
+    let c = &mut slot.conn;
+    if frame == c.first_frame && has(SYN) && has(ACK) {
+        c.history.push('^');
     }
+    for (bit, ch) in [(H_SYN, 's'), (H_SYNACK, 'h'), (H_ACK, 'a'), (H_DATA, 'd'), (H_FIN, 'f'), (H_RST, 'r')] {
+        if new_bits & bit != 0 {
+            c.history.push(if orig_side { ch.to_ascii_uppercase() } else { ch });
+        }
+    }
+    let ds = &mut st.dir[d];
+    if analysis & analysis::ANY_RETRANSMISSION != 0 {
+        c.retransmissions += 1;
+        push_counted(&mut c.history, &mut ds.retrans_marks, if orig_side { 'T' } else { 't' });
+    }
+    if analysis & analysis::ZERO_WINDOW != 0 {
+        c.zero_windows += 1;
+        push_counted(&mut c.history, &mut ds.zero_marks, if orig_side { 'W' } else { 'w' });
+    }
+    c.out_of_order += (analysis & analysis::OUT_OF_ORDER != 0) as u32;
+    c.dup_acks += (analysis & analysis::DUP_ACK != 0) as u32;
+    c.lost_segments += (analysis & analysis::LOST_SEGMENT != 0) as u32;
+}
 
 /// Reassembly: the segment's bytes into its direction's stream, the ACK's skipped holes
 /// into the other's, and the events that follow.
 fn reassemble(slot: &mut Slot, idx: u32, d: usize, ts_ns: i128, frame: u64, seg: &TcpSeg<'_>, sink: &mut impl FnMut(StreamEvent<'_>)) {
-        let has = |f: u8| seg.flags & f != 0;
-        let dir = d as u8;
-        let st = &mut slot.st;
-        if !st.began {
-            st.began = true;
-            sink(StreamEvent::Begin { stream: idx, syn_seen: has(SYN) });
+    let has = |f: u8| seg.flags & f != 0;
+    let dir = d as u8;
+    let st = &mut slot.st;
+    if !st.began {
+        st.began = true;
+        sink(StreamEvent::Begin { stream: idx, syn_seen: has(SYN) });
+    }
+    if st.ended {
+        return;
+    }
+    let stream = idx;
+    if has(SYN) {
+        st.half[d].set_isn(seg.seq);
+    }
+    if has(ACK) {
+        // The peer's holes below this ACK were lost by the capture: skip them first,
+        // so their data is delivered before this packet's own.
+        st.half[1 - d].acked(seg.ack, &mut |dl| emit(sink, stream, 1 - dir, ts_ns, frame, dl));
+    }
+    let data_seq = seg.seq.wrapping_add(has(SYN) as u32);
+    if seg.seg_len > 0 {
+        st.half[d].segment(data_seq, seg.payload, seg.seg_len, &mut |dl| emit(sink, stream, dir, ts_ns, frame, dl));
+    } else {
+        st.half[d].set_origin_if_unset(data_seq);
+    }
+    if has(FIN) {
+        st.half[d].fin_at(data_seq.wrapping_add(seg.seg_len));
+    }
+    for fd in 0..2 {
+        if !st.fin_sent[fd] && fin_delivered(&st.half[fd]) {
+            st.fin_sent[fd] = true;
+            sink(StreamEvent::Fin { stream, dir: fd as u8, ts_ns, frame });
         }
-        if st.ended {
-            return;
-        }
-        let stream = idx;
-        if has(SYN) {
-            st.half[d].set_isn(seg.seq);
-        }
-        if has(ACK) {
-            // The peer's holes below this ACK were lost by the capture: skip them first,
-            // so their data is delivered before this packet's own.
-            st.half[1 - d].acked(seg.ack, &mut |dl| emit(sink, stream, 1 - dir, ts_ns, frame, dl));
-        }
-        let data_seq = seg.seq.wrapping_add(has(SYN) as u32);
-        if seg.seg_len > 0 {
-            st.half[d].segment(data_seq, seg.payload, seg.seg_len, &mut |dl| emit(sink, stream, dir, ts_ns, frame, dl));
-        } else {
-            st.half[d].set_origin_if_unset(data_seq);
-        }
-        if has(FIN) {
-            st.half[d].fin_at(data_seq.wrapping_add(seg.seg_len));
-        }
-        for fd in 0..2 {
-            if !st.fin_sent[fd] && fin_delivered(&st.half[fd]) {
-                st.fin_sent[fd] = true;
-                sink(StreamEvent::Fin { stream, dir: fd as u8, ts_ns, frame });
-            }
-        }
-        let done = st.rst || (st.dir[0].fin && st.dir[1].fin && fin_delivered(&st.half[0]) && fin_delivered(&st.half[1]));
-        if done {
-            end_stream(slot, frame, sink);
-        }
+    }
+    let done = st.rst || (st.dir[0].fin && st.dir[1].fin && fin_delivered(&st.half[0]) && fin_delivered(&st.half[1]));
+    if done {
+        end_stream(slot, frame, sink);
+    }
 }
 
 /// Ends a connection's stream (once): delivers what is buffered, skipping holes, and frees
 /// the reassembly buffers; the sequence state stays for port-reuse detection.
 fn end_stream(slot: &mut Slot, frame: u64, sink: &mut impl FnMut(StreamEvent<'_>)) {
-        let idx = slot.conn.index;
-        let st = &mut slot.st;
-        if st.ended {
-            return;
-        }
-        st.ended = true;
-        let ts = slot.conn.last_ns;
-        for d in 0..2u8 {
-            st.half[d as usize].flush(&mut |dl| emit(sink, idx, d, ts, 0, dl));
-        }
-        slot.conn.missing = [st.half[0].missing_bytes(), st.half[1].missing_bytes()];
-        st.half = [HalfStream::new(), HalfStream::new()];
-        let closed = [st.dir[0].fin || st.rst, st.dir[1].fin || st.rst];
-        sink(StreamEvent::End { stream: idx, ts_ns: ts, frame, closed });
+    let idx = slot.conn.index;
+    let st = &mut slot.st;
+    if st.ended {
+        return;
+    }
+    st.ended = true;
+    let ts = slot.conn.last_ns;
+    for d in 0..2u8 {
+        st.half[d as usize].flush(&mut |dl| emit(sink, idx, d, ts, 0, dl));
+    }
+    slot.conn.missing = [st.half[0].missing_bytes(), st.half[1].missing_bytes()];
+    st.half = [HalfStream::new(), HalfStream::new()];
+    let closed = [st.dir[0].fin || st.rst, st.dir[1].fin || st.rst];
+    sink(StreamEvent::End { stream: idx, ts_ns: ts, frame, closed });
 }
 
 impl Tracker {
