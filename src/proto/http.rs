@@ -1016,6 +1016,36 @@ mod tests {
     }
 
     #[test]
+    fn request_starts_by_wiresharks_rules() {
+        for ok in [&b"CCM_POST /x HTTP/1.1"[..], b"M-SEARCH * HTTP/1.1", b"M-POST /x HTTP/1.1", b"BASELINE-CONTROL /v HTTP/1.1", b"OPTIONS\r\nHost: x", b"RPC_OUT_DATA /rpc HTTP/1.1"] {
+            assert!(looks_like_request(ok), "{}", String::from_utf8_lossy(ok));
+        }
+        for no in [&b"OPTIONSHTTP/1.1\r\n"[..], b"GET  /double-space", b"FETCH / HTTP/1.1", b"M-", b"get / HTTP/1.1"] {
+            assert!(!looks_like_request(no), "{}", String::from_utf8_lossy(no));
+        }
+        // A long method split over segments still waits for its rest.
+        assert!(could_start_message(b"BASELINE-CONTR") && could_start_message(b"M-SEA"));
+        assert_eq!(first_token(b"OPTIONS\r\nHost: x\r\n\r\n").as_deref(), Some("OPTIONS"));
+    }
+
+    #[test]
+    fn only_websocket_upgrades_go_to_websocket() {
+        let ws = |ext: Option<&str>| Upgrade::WebSocket { extensions: ext.map(str::to_string) };
+        assert_eq!(Upgrade::of_101(Some("WebSocket"), None, None), ws(None));
+        assert_eq!(Upgrade::of_101(None, Some("websocket"), Some("permessage-deflate".into())), ws(Some("permessage-deflate")));
+        assert_eq!(Upgrade::of_101(Some("tcp"), Some("tcp"), None), Upgrade::Other("tcp".into()));
+        assert_eq!(Upgrade::of_101(Some("TLS/1.0, HTTP/1.1"), None, None), Upgrade::Other("tls/1.0, http/1.1".into()));
+        assert_eq!(Upgrade::of_101(None, None, None), Upgrade::Other("unknown".into()));
+        // CONNECT answered 2xx: a tunnel; the bytes after the 200 are handed over.
+        let mut c = HttpConn::new(0, true);
+        let mut out = Output::default();
+        c.data(0, 1, 1, b"CONNECT h:443 HTTP/1.1\r\n\r\n", &mut out);
+        let resp = b"HTTP/1.1 200 OK\r\n\r\n\x16\x03\x01";
+        let n = c.data(1, 2, 2, resp, &mut out);
+        assert_eq!((&resp[n..], out.upgraded), (&b"\x16\x03\x01"[..], Some(Upgrade::Connect)));
+    }
+
+    #[test]
     fn upgrade_hands_over_the_rest() {
         let mut c = HttpConn::new(3, true);
         let mut out = Output::default();

@@ -649,6 +649,30 @@ fn inflate(d: &mut Decompress, input: &[u8], mut sink: impl FnMut(&[u8])) -> Res
 mod tests {
     use super::*;
 
+    #[test]
+    fn waiting_pairs_as_a_scan_in_arrival_order_would() {
+        // Against the list it replaces: remove the first record with the key.
+        let mut w = Waiting::new(1000);
+        let mut list: Vec<(u8, u32)> = Vec::new();
+        let mut x = 12345u32;
+        for i in 0..5000u32 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let k = (x >> 16) as u8 % 7;
+            if x & 1 == 0 {
+                w.push(k, i);
+                list.push((k, i));
+            } else {
+                let want = list.iter().position(|&(lk, _)| lk == k).map(|p| list.remove(p).1);
+                assert_eq!(w.take(&k), want);
+            }
+        }
+        // Bounded: beyond `cap` records waiting, the oldest stops waiting.
+        let mut w = Waiting::new(2);
+        assert!(!w.push(1u8, 'a') && !w.push(1, 'b'));
+        assert!(w.push(2, 'c'));
+        assert_eq!((w.take(&1), w.take(&1), w.take(&2)), (Some('b'), None, Some('c')));
+    }
+
     /// Builds a frame; `mask` masks the payload as a client would.
     fn frame(fin: bool, rsv1: bool, op: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
         let mut v = vec![(fin as u8) << 7 | (rsv1 as u8) << 6 | op];
