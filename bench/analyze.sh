@@ -1,36 +1,45 @@
 #!/usr/bin/env bash
-# bench/analyze.sh: wirelab `analyze` throughput and memory compared with tshark and tcpdump.
+# bench/analyze.sh: wirelab `analyze` throughput and memory compared with tshark and tcpdump,
+# on two capture shapes it makes itself:
+#   conn  connection-heavy: at least 1,000,000 packets of small HTTP/1.1 exchanges, a third of
+#         the time with "Connection: close" (tens of thousands of connections);
+#   bulk  bulk transfer: keep-alive downloads of a 4 MiB file, at least BULK_BYTES of capture.
 #
 # Usage (as root, because tcpdump captures on lo):
-#   bench/analyze.sh                  # make or reuse bench/out/http-1m.pcap, build, measure
-#   FORCE_CAPTURE=1 bench/analyze.sh  # make the capture again even if one exists
+#   bench/analyze.sh                  # make or reuse both captures, build, measure
+#   SHAPES=conn bench/analyze.sh      # one shape only
+#   FORCE_CAPTURE=1 bench/analyze.sh  # make the captures again even if they exist
 #   WIRELAB=/path/to/wirelab bench/analyze.sh   # use this binary (no cargo build)
 #
 # Environment (all optional):
-#   TARGET_PACKETS=1000000   smallest packet count for the capture
+#   SHAPES="conn bulk"       capture shapes to measure
+#   TARGET_PACKETS=1000000   smallest packet count for the conn capture
+#   BULK_BYTES=1073741824    smallest size of the bulk capture
 #   CAPTURE_BUDGET=100       longest time (s) spent generating load
 #   RUNS=3                   timed runs per tool (the table shows the median, and the best)
 #   LOAD_DELAY_MS=2          pause between two requests on one wrk connection (0 = flat out;
 #                            flat out, tcpdump drops most packets on a 2-core machine)
-#   CAPTURE_ONLY=1           stop after making the capture
-#   PCAP=bench/out/http-1m.pcap
+#   CAPTURE_ONLY=1           stop after making the captures
+#   PCAP=bench/out/http-1m.pcap        the conn capture
+#   BULK_PCAP=bench/out/http-bulk.pcap the bulk capture
 #
-# Steps:
+# Steps (for each shape):
 #   1. Capture real HTTP/1.1 traffic on loopback: a private nginx (config, pid and logs in
 #      bench/out/, 1 worker, 127.0.0.1 on a free high port, static files in bench/out/www/),
 #      recorded by `tcpdump -i lo -s 0 -B 65536 port PORT` and driven by wrk, in rounds of
 #      keep-alive load plus some "Connection: close" load (many SYN/FIN handshakes), until
 #      the capture has at least TARGET_PACKETS packets. The trap on EXIT stops nginx,
 #      tcpdump and wrk.
-#   2. `cargo build --release --quiet` (skipped if WIRELAB is set).
+#   2. `cargo build --release --quiet --no-default-features` (`analyze --json` needs no
+#      export feature; skipped if WIRELAB is set).
 #   3. After one warm-up read of the file (the page cache can't be dropped), time RUNS
 #      runs each, with /usr/bin/time -f "%e %M" (peak RSS) plus a nanosecond clock for wall time:
 #        wirelab analyze F --json -q > /dev/null
 #        tshark -r F -q -z conv,tcp > /dev/null
 #        tcpdump -r F -w /dev/null
-#   4. Print a table and these ratios with their targets: tshark/wirelab time >= 15,
-#      wirelab/tcpdump time <= 2, wirelab/tshark peak memory <= 0.10. The same results go to
-#      bench/out/analyze-results.json.
+#   4. Print a table and these ratios with their targets: conn: tshark/wirelab time >= 15,
+#      wirelab/tcpdump time <= 1.5; bulk: wirelab/tcpdump time <= 1.0; both: wirelab/tshark
+#      peak memory <= 0.10. The same results go to bench/out/analyze-results-SHAPE.json.
 #
 # Needs: apt-get install nginx-light wrk tcpdump tshark time (capinfos comes with tshark),
 # plus cargo unless WIRELAB is set. The script exits 0 even when a target is missed. It exits
@@ -41,11 +50,14 @@ set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
 OUT="$BENCH_DIR/out"
-PCAP=${PCAP:-$OUT/http-1m.pcap}
+CONN_PCAP=${PCAP:-$OUT/http-1m.pcap}
+BULK_PCAP=${BULK_PCAP:-$OUT/http-bulk.pcap}
+SHAPES=${SHAPES:-conn bulk}
 TARGET_PACKETS=${TARGET_PACKETS:-1000000}
+BULK_BYTES=${BULK_BYTES:-1073741824}
 CAPTURE_BUDGET=${CAPTURE_BUDGET:-100}
 RUNS=${RUNS:-3}
-RESULTS_JSON="$OUT/analyze-results.json"
+SHAPE=conn PCAP=$CONN_PCAP
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
@@ -128,6 +140,7 @@ make_capture() {
     head -c 2048 /dev/urandom | base64 -w 76 >"$www/style.css"            # ~2.7 KB
     head -c 6000 /dev/urandom | base64 -w 0 | sed 's/.*/{"data":"&"}/' >"$www/data.json" # ~8 KB
     head -c 16384 /dev/urandom >"$www/image.bin"                           # 16 KB
+    head -c $((4 << 20)) /dev/urandom >"$www/big.bin"                      # 4 MiB (bulk)
     chmod -R a+rX "$www"
 
     local port
@@ -217,13 +230,24 @@ EOF
     log "tcpdump (pid $TCPDUMP_PID) recording to $tmp"
 
     local url="http://127.0.0.1:$port/" start=$SECONDS round=0 n=0
-    while :; do
+    while [[ $SHAPE == bulk ]]; do
+        round=$((round + 1))
+        # Bulk: a few keep-alive connections downloading the big file back to back.
+        wrk -t1 -c2 -d2s "${url}big.bin" >"$OUT/wrk-bulk-$round.log" 2>&1 &
+        WRK_PID=$!; wait "$WRK_PID" || die "wrk failed: $(tail -n 5 "$OUT/wrk-bulk-$round.log")"
+        WRK_PID=""
+        n=$(stat -c %s "$tmp")
+        log "round $round: $n bytes after $((SECONDS - start)) s"
+        ((n >= BULK_BYTES)) && break
+        ((SECONDS - start < CAPTURE_BUDGET)) || die "only $n bytes after $CAPTURE_BUDGET s of load"
+    done
+    while [[ $SHAPE == conn ]]; do
         round=$((round + 1))
         # Keep-alive: long-lived connections, many requests each.
-        wrk -t2 -c50 -d4s -s "$OUT/paths.lua" "$url" >"$OUT/wrk-keepalive-$round.log" 2>&1 &
+        wrk -t2 -c50 -d2s -s "$OUT/paths.lua" "$url" >"$OUT/wrk-keepalive-$round.log" 2>&1 &
         WRK_PID=$!; wait "$WRK_PID" || die "wrk failed: $(tail -n 5 "$OUT/wrk-keepalive-$round.log")"
         # Connection: close: one request per connection, so SYN/FIN handshakes.
-        wrk -t2 -c4 -d1s -H "Connection: close" -s "$OUT/paths.lua" "$url" >"$OUT/wrk-close-$round.log" 2>&1 &
+        wrk -t2 -c8 -d1s -H "Connection: close" -s "$OUT/paths.lua" "$url" >"$OUT/wrk-close-$round.log" 2>&1 &
         WRK_PID=$!; wait "$WRK_PID" || die "wrk failed: $(tail -n 5 "$OUT/wrk-close-$round.log")"
         WRK_PID=""
         n=$(count_packets "$tmp")
@@ -257,33 +281,32 @@ curl_ok() {
     [[ $reply == HTTP/1.1\ 200* ]]
 }
 
+# ---------------------------------------------------------------- capture of one shape
+# ensure_capture: makes or reuses the capture of $SHAPE at $PCAP; sets packets and size_bytes.
+ensure_capture() {
 packets=0
 if [[ -z ${FORCE_CAPTURE:-} && -s $PCAP ]]; then
     packets=$(capinfos -c -M "$PCAP" 2>/dev/null | awk -F: '/Number of packets/ {gsub(/ /, "", $2); print $2}')
     packets=${packets:-0}
 fi
-if ((packets >= TARGET_PACKETS)); then
+enough() { # enough PACKETS: whether the capture of this shape is big enough
+    if [[ $SHAPE == bulk ]]; then
+        [[ -s $PCAP ]] && (($(stat -c %s "$PCAP") >= BULK_BYTES))
+    else
+        (($1 >= TARGET_PACKETS))
+    fi
+}
+if enough "$packets"; then
     log "reusing $PCAP ($packets packets)"
 else
-    log "generating $PCAP (at least $TARGET_PACKETS packets)"
+    log "generating $PCAP ($SHAPE)"
     make_capture
     packets=$(capinfos -c -M "$PCAP" | awk -F: '/Number of packets/ {gsub(/ /, "", $2); print $2}')
-    ((packets >= TARGET_PACKETS)) || die "capture has only $packets packets"
+    enough "$packets" || die "capture has only $packets packets"
 fi
 size_bytes=$(stat -c %s "$PCAP")
-if [[ -n ${CAPTURE_ONLY:-} ]]; then
-    log "capture: $PCAP, $packets packets, $size_bytes bytes"
-    exit 0
-fi
-
-# ---------------------------------------------------------------- 2. build
-if [[ -n ${WIRELAB:-} ]]; then
-    [[ -x $WIRELAB ]] || die "WIRELAB=$WIRELAB is not an executable"
-else
-    log "cargo build --release"
-    (cd "$ROOT" && cargo build --release --quiet)
-    WIRELAB="$ROOT/target/release/wirelab"
-fi
+log "capture ($SHAPE): $PCAP, $packets packets, $size_bytes bytes"
+}
 
 # ---------------------------------------------------------------- 3. measure
 # measure NAME CMD...: RUNS runs; sets M_WALL (median s), M_BEST (best s), M_MB (median peak MB).
@@ -307,6 +330,9 @@ measure() {
     M_MB=$(printf '%s\n' "${mems[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
 }
 
+# report_shape: times the three tools on $PCAP and prints the table and ratios of $SHAPE.
+report_shape() {
+RESULTS_JSON="$OUT/analyze-results-$SHAPE.json"
 measure wirelab "$WIRELAB" analyze "$PCAP" --json -q
 wl_wall=$M_WALL wl_best=$M_BEST wl_mb=$M_MB
 measure tshark tshark -r "$PCAP" -q -z conv,tcp
@@ -339,13 +365,14 @@ verdict() { # verdict VALUE OP TARGET
 r_speed=$(ratio "$ts_wall" "$wl_wall")
 r_tcpdump=$(ratio "$wl_wall" "$td_wall")
 r_mem=$(ratio "$wl_mb" "$ts_mb")
-v_speed=$(verdict "$r_speed" ">=" 15)
-v_tcpdump=$(verdict "$r_tcpdump" "<=" 2)
+if [[ $SHAPE == bulk ]]; then t_speed="-" t_tcpdump=1.0; else t_speed=15 t_tcpdump=1.5; fi
+v_speed=$( [[ $t_speed == - ]] && echo "-" || verdict "$r_speed" ">=" "$t_speed")
+v_tcpdump=$(verdict "$r_tcpdump" "<=" "$t_tcpdump")
 v_mem=$(verdict "$r_mem" "<=" 0.10)
 size_mb=$(awk -v s="$size_bytes" 'BEGIN { printf "%.1f", s / 1048576 }')
 
 echo
-echo "capture: $PCAP"
+echo "shape: $SHAPE; capture: $PCAP"
 echo "  packets: $packets (wirelab: $wl_packets), size: $size_bytes bytes ($size_mb MiB), TCP connections (wirelab): $wl_conns"
 echo "  runs per tool: $RUNS (median shown; warm page cache)"
 echo
@@ -356,13 +383,14 @@ printf '%-10s %12s %12s %12s\n' tshark "$ts_wall" "$ts_best" "$ts_mb"
 printf '%-10s %12s %12s %12s\n' tcpdump "$td_wall" "$td_best" "$td_mb"
 echo
 printf '%-34s %9s   %-10s %s\n' ratio value target result
-printf '%-34s %9s   %-10s %s\n' "tshark_time / wirelab_time" "$r_speed" ">= 15" "$v_speed"
-printf '%-34s %9s   %-10s %s\n' "wirelab_time / tcpdump_time" "$r_tcpdump" "<= 2" "$v_tcpdump"
+printf '%-34s %9s   %-10s %s\n' "tshark_time / wirelab_time" "$r_speed" ">= $t_speed" "$v_speed"
+printf '%-34s %9s   %-10s %s\n' "wirelab_time / tcpdump_time" "$r_tcpdump" "<= $t_tcpdump" "$v_tcpdump"
 printf '%-34s %9s   %-10s %s\n' "wirelab_mem / tshark_mem" "$r_mem" "<= 0.10" "$v_mem"
 echo
 
 cat >"$RESULTS_JSON" <<EOF
 {
+  "shape": "$SHAPE",
   "capture": { "file": "$PCAP", "packets": $packets, "bytes": $size_bytes, "tcp_connections": ${wl_conns//\?/null} },
   "runs": $RUNS,
   "tools": {
@@ -371,10 +399,35 @@ cat >"$RESULTS_JSON" <<EOF
     "tcpdump": { "wall_s_median": $td_wall, "wall_s_best": $td_best, "peak_mb": $td_mb }
   },
   "ratios": {
-    "tshark_time_over_wirelab_time": { "value": $r_speed, "target": ">= 15", "result": "$v_speed" },
-    "wirelab_time_over_tcpdump_time": { "value": $r_tcpdump, "target": "<= 2", "result": "$v_tcpdump" },
+    "tshark_time_over_wirelab_time": { "value": $r_speed, "target": ">= $t_speed", "result": "$v_speed" },
+    "wirelab_time_over_tcpdump_time": { "value": $r_tcpdump, "target": "<= $t_tcpdump", "result": "$v_tcpdump" },
     "wirelab_mem_over_tshark_mem": { "value": $r_mem, "target": "<= 0.10", "result": "$v_mem" }
   }
 }
 EOF
 log "results written to $RESULTS_JSON"
+}
+
+for SHAPE in $SHAPES; do
+    case $SHAPE in
+        conn) PCAP=$CONN_PCAP ;;
+        bulk) PCAP=$BULK_PCAP ;;
+        *) die "unknown shape $SHAPE (conn or bulk)" ;;
+    esac
+    ensure_capture
+done
+[[ -n ${CAPTURE_ONLY:-} ]] && exit 0
+# ---------------------------------------------------------------- 2. build
+if [[ -n ${WIRELAB:-} ]]; then
+    [[ -x $WIRELAB ]] || die "WIRELAB=$WIRELAB is not an executable"
+else
+    log "cargo build --release --no-default-features"
+    (cd "$ROOT" && cargo build --release --quiet --no-default-features)
+    WIRELAB="${CARGO_TARGET_DIR:-$ROOT/target}/release/wirelab"
+fi
+for SHAPE in $SHAPES; do
+    case $SHAPE in conn) PCAP=$CONN_PCAP ;; bulk) PCAP=$BULK_PCAP ;; esac
+    packets=$(capinfos -c -M "$PCAP" | awk -F: '/Number of packets/ {gsub(/ /, "", $2); print $2}')
+    size_bytes=$(stat -c %s "$PCAP")
+    report_shape
+done

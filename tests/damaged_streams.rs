@@ -92,8 +92,11 @@ fn reassemble(pkts: &[Pkt]) -> (Vec<u8>, u64) {
         t.packet(i as u64 + 1, p.ts, 54 + p.payload.len() as u32, p.src, p.dst, &seg, &mut sink);
     }
     t.finish(&mut sink);
-    assert_eq!(t.connections().len(), 1);
-    let c = &t.connections()[0];
+    assert_eq!(t.count(), 1);
+    // After finish every row is final.
+    let rows: Vec<_> = t.take_retired().collect();
+    assert_eq!(rows.len(), 1);
+    let c = &rows[0];
     (out, c.missing[0] + c.missing[1])
 }
 

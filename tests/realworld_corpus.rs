@@ -28,13 +28,7 @@ const DECODE_AS_HTTP: &[(&str, u16)] = &[("zeek-http-http-single-conn-22.pcap", 
 
 /// Captures still analyzed differently from the right value, for reasons in the HTTP/WebSocket
 /// layer (src/proto/), not in decoding. Each must still differ; remove it when it is fixed.
-const KNOWN_PENDING: &[(&str, &str)] = &[
-    ("suricata-http-connect-simple.pcap", "CONNECT tunnel: the tunnelled GET and its 200 are not analyzed as HTTP (decoded as WebSocket)"),
-    ("zeek-http-connect-with-header.pcap", "CONNECT tunnel carrying TLS is decoded as WebSocket frames"),
-    ("zeek-http-docker-http-upgrade.pcap", "a 101 to `Upgrade: tcp` is handed to the WebSocket parser"),
-    // The README calls tshark's count of a bare `OPTIONS\n` line ambiguous; CCM_POST is not.
-    ("zeek-http-methods.pcap", "Wireshark's full method list (CCM_POST) is not recognized yet"),
-];
+const KNOWN_PENDING: &[(&str, &str)] = &[];
 
 /// The right counts where tshark 4.0 is wrong (corpus README), applied over tshark's.
 fn readme_corrections(name: &str, tcp: &mut [u64; 10], app: &mut (Counts, Counts, Counts)) {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use crate::proto::http::{self, HttpConn, Transaction};
+use crate::proto::http::{self, HttpConn, Transaction, Upgrade};
 use crate::decode::AnomalyKind;
 use crate::proto::websocket::{Deflate, Opcode, WsConn, WsFrame, WsMessage, WsOutput};
 use crate::tcp::StreamEvent;
@@ -81,6 +81,20 @@ pub struct HttpSummary {
     /// Request first byte → response first byte, and → response last byte.
     pub ttfb: Dist,
     pub total: Dist,
+    /// Connections that stopped carrying HTTP/1.x, by what they became: `connect` (a CONNECT
+    /// answered 2xx) or the protocol a 101 named (`h2c`, `tcp`, `tls/1.0`, …). WebSocket
+    /// upgrades are counted under `websocket` instead.
+    pub tunnels: BTreeMap<String, TunnelCount>,
+}
+
+/// Connections that became one kind of tunnel.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TunnelCount {
+    pub connections: u64,
+    /// CONNECT tunnels whose bytes were HTTP again (analyzed, and counted above).
+    pub http_connections: u64,
+    /// Payload bytes carried that were not analyzed (TLS, SSH, a raw stream, …).
+    pub opaque_bytes: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -114,18 +128,49 @@ pub struct WsSummary {
 
 struct ConnApp {
     http: HttpConn,
-    ws: Option<WsConn>,
+    /// Boxed: most connections never upgrade, and a held connection should stay small.
+    ws: Option<Box<WsConn>>,
     counted_http: bool,
+    tunnel: Option<Tunnel>,
+}
+
+/// A connection past a CONNECT or a 101 to something other than WebSocket.
+struct Tunnel {
+    /// Its key in [`HttpSummary::tunnels`].
+    label: String,
+    /// CONNECT only: bytes given to the inner HTTP parser while it could not yet tell whether
+    /// they are HTTP.
+    probe: Option<u64>,
+    /// Every byte is opaque payload, counted and not parsed.
+    opaque: bool,
+}
+
+/// A new connection's HTTP state with the pass's options.
+fn http_conn(stream: u32, fresh: bool, notes: bool, keep_text: Option<u32>, lean: bool) -> HttpConn {
+    let mut http = HttpConn::new(stream, fresh);
+    if lean && keep_text != Some(stream) {
+        http = http.lean();
+    }
+    if !notes {
+        http = http.without_notes();
+    }
+    if keep_text == Some(stream) {
+        http = http.keep_text(4096);
+    }
+    http
 }
 
 /// Application-layer state and statistics of one analysis pass.
 #[derive(Default)]
 pub struct AppLayer {
-    conns: FxHashMap<u32, ConnApp>,
+    /// Boxed: the map's spare capacity then costs a pointer per slot, not a connection.
+    conns: FxHashMap<u32, Box<ConnApp>>,
     /// Keep header text and body starts for this stream (for `follow --format http`).
     keep_text: Option<u32>,
     /// Build per-packet notes (for the packet list and the packets export).
     want_notes: bool,
+    /// Lean transactions ([`HttpConn::lean`]).
+    lean: bool,
     pub http: HttpSummary,
     pub ws: WsSummary,
     ttfb: Vec<f64>,
@@ -153,21 +198,20 @@ impl AppLayer {
         self
     }
 
+    /// Transactions carry only what the counts need ([`HttpConn::lean`]).
+    pub fn lean(mut self, on: bool) -> Self {
+        self.lean = on;
+        self
+    }
+
     /// Keeps the text of the HTTP messages of `stream` in its transactions.
     pub fn keep_text_of(mut self, stream: Option<u32>) -> Self {
         self.keep_text = stream;
         self
     }
 
-    fn conn(&self, stream: u32, fresh: bool) -> ConnApp {
-        let mut http = HttpConn::new(stream, fresh);
-        if !self.want_notes {
-            http = http.without_notes();
-        }
-        if self.keep_text == Some(stream) {
-            http = http.keep_text(4096);
-        }
-        ConnApp { http, ws: None, counted_http: false }
+    fn conn(&self, stream: u32, fresh: bool) -> Box<ConnApp> {
+        Box::new(ConnApp { http: http_conn(stream, fresh, self.want_notes, self.keep_text, self.lean), ws: None, counted_http: false, tunnel: None })
     }
 
     /// Handles one stream event from the TCP tracker.
@@ -177,31 +221,7 @@ impl AppLayer {
                 let c = self.conn(stream, syn_seen);
                 self.conns.insert(stream, c);
             }
-            StreamEvent::Data { stream, dir, ts_ns, frame, bytes, .. } => {
-                if !self.conns.contains_key(&stream) {
-                    let c = self.conn(stream, false);
-                    self.conns.insert(stream, c);
-                }
-                let c = self.conns.get_mut(&stream).expect("inserted above");
-                if let Some(ws) = &mut c.ws {
-                    ws.data(dir, ts_ns, frame, bytes, &mut self.wout);
-                } else if !c.http.is_not_http() {
-                    let n = c.http.data(dir, ts_ns, frame, bytes, &mut self.hout);
-                    if let Some(ext) = self.hout.upgraded.take() {
-                        let client = c.http.client().unwrap_or(0);
-                        let deflate = Deflate::from_extensions(ext.as_deref());
-                        self.ws.connections += 1;
-                        self.ws.deflate_connections += deflate.enabled as u64;
-                        let mut ws = WsConn::new(stream, client, deflate);
-                        ws.data(dir, ts_ns, frame, &bytes[n..], &mut self.wout);
-                        c.ws = Some(ws);
-                    }
-                    if !c.counted_http && c.http.is_http() {
-                        c.counted_http = true;
-                        self.http.connections += 1;
-                    }
-                }
-            }
+            StreamEvent::Data { stream, dir, ts_ns, frame, bytes, .. } => self.data(stream, dir, ts_ns, frame, bytes),
             StreamEvent::Gap { stream, dir, len, snaplen, .. } => {
                 if let Some(c) = self.conns.get_mut(&stream) {
                     match &mut c.ws {
@@ -220,10 +240,85 @@ impl AppLayer {
             StreamEvent::End { stream, ts_ns, frame, closed } => {
                 if let Some(mut c) = self.conns.remove(&stream) {
                     c.http.end(ts_ns, frame, closed, &mut self.hout);
+                    if let Some(Tunnel { label, probe: Some(p), .. }) = c.tunnel {
+                        // Never told apart from HTTP: opaque.
+                        self.http.tunnels.entry(label).or_default().opaque_bytes += p;
+                    }
                 }
             }
         }
         self.drain(sink);
+    }
+
+    /// Stream bytes: to HTTP, WebSocket or a tunnel, whatever the connection has become.
+    fn data(&mut self, stream: u32, dir: u8, ts_ns: i128, frame: u64, bytes: &[u8]) {
+        let (notes, keep, lean) = (self.want_notes, self.keep_text, self.lean);
+        let c = self.conns.entry(stream).or_insert_with(|| {
+            Box::new(ConnApp { http: http_conn(stream, false, notes, keep, lean), ws: None, counted_http: false, tunnel: None })
+        });
+        let mut rest = bytes;
+        // Each turn hands the rest of the bytes to what the connection has become.
+        loop {
+            if let Some(ws) = &mut c.ws {
+                ws.data(dir, ts_ns, frame, rest, &mut self.wout);
+                break;
+            }
+            if let Some(t) = c.tunnel.as_ref().filter(|t| t.opaque) {
+                // The entry was made when the tunnel began.
+                if let Some(stats) = self.http.tunnels.get_mut(&t.label) {
+                    stats.opaque_bytes += rest.len() as u64;
+                }
+                break;
+            }
+            if c.http.is_not_http() {
+                break;
+            }
+            let n = c.http.data(dir, ts_ns, frame, rest, &mut self.hout);
+            if let Some(t) = &mut c.tunnel {
+                if let Some(p) = &mut t.probe {
+                    *p += n as u64;
+                    let stats = self.http.tunnels.entry(t.label.clone()).or_default();
+                    if c.http.is_http() {
+                        stats.http_connections += 1;
+                        t.probe = None;
+                    } else if c.http.is_not_http() {
+                        stats.opaque_bytes += *p;
+                        t.probe = None;
+                        t.opaque = true;
+                    }
+                }
+            }
+            if !c.counted_http && c.http.is_http() {
+                c.counted_http = true;
+                self.http.connections += 1;
+            }
+            rest = &rest[n..];
+            match self.hout.upgraded.take() {
+                None => break,
+                Some(Upgrade::WebSocket { extensions }) => {
+                    let client = c.http.client().unwrap_or(0);
+                    let deflate = Deflate::from_extensions(extensions.as_deref());
+                    self.ws.connections += 1;
+                    self.ws.deflate_connections += deflate.enabled as u64;
+                    c.ws = Some(Box::new(WsConn::new(stream, client, deflate)));
+                }
+                Some(Upgrade::Connect) => {
+                    // The tunnel's bytes start a new conversation: HTTP again, or opaque.
+                    let inner = http_conn(stream, false, self.want_notes, self.keep_text, self.lean);
+                    let mut outer = std::mem::replace(&mut c.http, inner);
+                    outer.end(ts_ns, frame, [false, false], &mut self.hout);
+                    self.http.tunnels.entry("connect".into()).or_default().connections += 1;
+                    c.tunnel = Some(Tunnel { label: "connect".into(), probe: Some(0), opaque: false });
+                }
+                Some(Upgrade::Other(label)) => {
+                    self.http.tunnels.entry(label.clone()).or_default().connections += 1;
+                    c.tunnel = Some(Tunnel { label, probe: None, opaque: true });
+                }
+            }
+            if rest.is_empty() {
+                break;
+            }
+        }
     }
 
     fn drain(&mut self, sink: &mut impl AppSink) {
@@ -236,7 +331,14 @@ impl AppLayer {
         }
         for s in h.statuses.drain(..) {
             self.http.responses += 1;
-            *self.http.status.entry(s.to_string()).or_default() += 1;
+            let mut buf = [0u8; 5];
+            let key = code_str(s, &mut buf);
+            match self.http.status.get_mut(key) {
+                Some(n) => *n += 1,
+                None => {
+                    self.http.status.insert(key.to_string(), 1);
+                }
+            }
         }
         self.http.incomplete_requests += std::mem::take(&mut h.incomplete_requests);
         self.http.incomplete_responses += std::mem::take(&mut h.incomplete_responses);
@@ -303,4 +405,19 @@ impl AppLayer {
         self.ws.echo = Dist::of(std::mem::take(&mut self.echo));
         self.ws.ping_rtt = Dist::of(std::mem::take(&mut self.ping));
     }
+}
+
+/// A status code's decimal text, without allocating.
+fn code_str(code: u16, buf: &mut [u8; 5]) -> &str {
+    let mut n = code;
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).expect("ASCII digits")
 }

@@ -18,7 +18,7 @@ use crate::decode::{self, linktype, AnomalyKind, Net, Problem, TcpSeg, Transport
 use crate::proto::http::Transaction;
 use crate::proto::websocket::{WsFrame, WsMessage};
 use crate::tcp::{Conn, PacketInfo, Tracker};
-pub use app::{AppNote, Dist, HttpSummary, WsSummary};
+pub use app::{AppNote, Dist, HttpSummary, TunnelCount, WsSummary};
 pub use observer::{Flow, NoObserver, Observed, Observer, ObserverError, CONTINUE};
 
 /// What the application layer made of one packet.
@@ -91,8 +91,13 @@ pub struct Anomaly {
     pub detail: String,
 }
 
-/// Version of the `--json` schema; bumped only on incompatible changes.
-pub const JSON_SCHEMA: u32 = 1;
+/// Version of the `--json` schema; bumped only on incompatible changes. 2: `conversations`
+/// holds the first [`CONVERSATION_ROWS`] connections (`conversations_omitted` counts the rest).
+pub const JSON_SCHEMA: u32 = 2;
+
+/// Rows of the conversations table a [`Summary`] keeps by default: the connections numbered
+/// below it. Every row goes to [`Observer::connection`] as it becomes final.
+pub const CONVERSATION_ROWS: usize = 10_000;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ToolInfo {
@@ -123,7 +128,10 @@ pub struct Summary {
     pub http: HttpSummary,
     pub websocket: WsSummary,
     pub anomalies: Vec<Anomaly>,
+    /// The first connections' rows, in stream order ([`Options::conversation_rows`]).
     pub conversations: Vec<Conn>,
+    /// Connections whose rows are not in `conversations`.
+    pub conversations_omitted: u64,
     /// An observer stopped the pass ([`Flow::Stop`]): the counts cover only the packets read
     /// before that, and connections still open were not flushed. Not part of the JSON.
     #[serde(skip)]
@@ -173,6 +181,12 @@ pub struct Options {
     /// Skip the per-packet application notes ([`PacketApp::notes`] stays empty); they are
     /// needed only for a packet list.
     pub no_packet_notes: bool,
+    /// Transactions handed to the observer carry only what the counts need: method, status,
+    /// sizes, times, framing headers (no target, version, reason or other header strings).
+    pub lean_transactions: bool,
+    /// Keep the rows of the connections numbered below this in [`Summary::conversations`]
+    /// (default [`CONVERSATION_ROWS`]); every row goes to [`Observer::connection`] anyway.
+    pub conversation_rows: Option<usize>,
 }
 
 /// Analyzes a whole capture, telling `obs` about every packet and stream event.
@@ -204,6 +218,9 @@ pub fn analyze_with<R: Read>(mut reader: CaptureReader<R>, obs: &mut impl Observ
         pass.finish_streams(&mut gate);
         stopped = gate.halted()?;
     }
+    // After a stop: the rows of the connections still held, for the summary only.
+    pass.tracker.finish(&mut |_| {});
+    pass.rows(&mut gate);
     Ok(pass.summary(&reader, stopped))
 }
 
@@ -258,8 +275,10 @@ struct Totals {
     captured: u64,
     first_ns: Option<i128>,
     last_ns: Option<i128>,
-    link_types: BTreeMap<u32, u64>,
-    protocols: BTreeMap<&'static str, u64>,
+    /// Counts by link type and by protocol family: a handful of keys, scanned (a map lookup
+    /// per frame cost more than the scan).
+    link_types: Vec<(u32, u64)>,
+    protocols: Vec<(&'static str, u64)>,
     tcp: TcpSummary,
 }
 
@@ -270,13 +289,16 @@ impl Totals {
         self.captured += frame.data.len() as u64;
         self.first_ns.get_or_insert(frame.ts_ns);
         self.last_ns = Some(self.last_ns.map_or(frame.ts_ns, |l| l.max(frame.ts_ns)));
-        *self.link_types.entry(frame.link_type).or_default() += 1;
+        bump(&mut self.link_types, frame.link_type, |a, b| a == b);
     }
 }
 
 /// The state of one pass: decode → tcp → application layer, and the counts.
 struct Pass {
     tracker: Tracker,
+    /// Connection rows kept for the summary: those numbered below `keep_rows`.
+    conversations: Vec<Conn>,
+    keep_rows: usize,
     app: app::AppLayer,
     frags: decode::fragment::Reassembler,
     anomalies: Anomalies,
@@ -287,7 +309,9 @@ impl Pass {
     fn new(opts: &Options) -> Self {
         Pass {
             tracker: Tracker::new(),
-            app: app::AppLayer::new().keep_text_of(opts.keep_http_text).with_notes(!opts.no_packet_notes),
+            conversations: Vec::new(),
+            keep_rows: opts.conversation_rows.unwrap_or(CONVERSATION_ROWS),
+            app: app::AppLayer::new().keep_text_of(opts.keep_http_text).with_notes(!opts.no_packet_notes).lean(opts.lean_transactions),
             frags: decode::fragment::Reassembler::default(),
             anomalies: Anomalies::default(),
             totals: Totals::default(),
@@ -331,12 +355,34 @@ impl Pass {
                 ("undecodable", None)
             }
         };
-        *self.totals.protocols.entry(proto).or_default() += 1;
+        bump(&mut self.totals.protocols, proto, |a: &str, b: &str| std::ptr::eq(a, b) || a == b);
         for (kind, detail) in self.app.anomalies.drain(..).chain(self.frags.anomalies.drain(..)) {
             self.anomalies.add(kind, frame.number, frame.offset, || detail);
         }
         let (notes, partial) = self.app.take_packet_notes();
         gate.tell(|o| o.packet(frame, &decoded, info.as_ref(), PacketApp { notes: &notes, partial }));
+        if self.tracker.has_retired() {
+            self.rows(gate);
+        }
+    }
+
+    /// Final connection rows: counted, kept if among the first, and told to the observer.
+    fn rows<O: Observer + ?Sized>(&mut self, gate: &mut Gate<'_, O>) {
+        let evicted = self.tracker.take_evicted_open();
+        if evicted > 0 {
+            for _ in 0..evicted {
+                self.anomalies.add(AnomalyKind::TcpTableOverflow, 0, 0, || {
+                    format!("over {} TCP connections open at once: the oldest was retired; a later packet of it starts a new connection", crate::tcp::tracker::MAX_OPEN)
+                });
+            }
+        }
+        for c in self.tracker.take_retired() {
+            add_connection(&mut self.totals.tcp, &c);
+            gate.tell(|o| o.connection(&c));
+            if (c.index as usize) < self.keep_rows {
+                self.conversations.push(c);
+            }
+        }
     }
 
     /// The transport layer of an IP frame: its protocol family, and the tracker's reading of
@@ -394,13 +440,14 @@ impl Pass {
         })
     }
 
-    /// End of capture: deliver what the tracker still holds.
+    /// End of capture: deliver what the tracker still holds, and its last rows.
     fn finish_streams<O: Observer + ?Sized>(&mut self, gate: &mut Gate<'_, O>) {
         let app = &mut self.app;
         self.tracker.finish(&mut |ev| {
             gate.tell(|o| o.stream(&ev));
             app.event(&ev, gate);
         });
+        self.rows(gate);
     }
 
     fn summary<R: Read>(mut self, reader: &CaptureReader<R>, stopped: bool) -> Summary {
@@ -413,10 +460,12 @@ impl Pass {
         if let Some(d) = &damage {
             self.anomalies.add(AnomalyKind::CaptureDamaged, 0, d.offset, || format!("{} (at byte offset {})", d.reason, d.offset));
         }
-        let conversations = self.tracker.into_connections();
+        let mut conversations = std::mem::take(&mut self.conversations);
+        conversations.sort_unstable_by_key(|c| c.index);
         let mut t = self.totals;
         let mut tcp = std::mem::take(&mut t.tcp);
-        add_connections(&mut tcp, &conversations);
+        tcp.connections = self.tracker.count() as u64;
+        let conversations_omitted = tcp.connections - conversations.len() as u64;
         let to_s = |ns: i128| ns as f64 / 1e9;
         let capture = CaptureSummary {
             format: reader.format(),
@@ -429,9 +478,9 @@ impl Pass {
                 (Some(f), Some(l)) => to_s(l - f),
                 _ => 0.0,
             },
-            link_types: t.link_types.into_iter().map(|(lt, n)| LinkTypeCount { link_type: lt, name: linktype::name(lt), packets: n }).collect(),
+            link_types: t.link_types.into_iter().collect::<BTreeMap<_, _>>().into_iter().map(|(lt, n)| LinkTypeCount { link_type: lt, name: linktype::name(lt), packets: n }).collect(),
             comments: reader.comments().to_vec(),
-            protocols: t.protocols,
+            protocols: t.protocols.into_iter().collect(),
             damage,
         };
         Summary {
@@ -441,15 +490,23 @@ impl Pass {
             websocket: self.app.ws,
             anomalies: self.anomalies.by_kind.into_values().collect(),
             conversations,
+            conversations_omitted,
             stopped,
         }
     }
 }
 
-/// Adds the per-connection counts to the TCP totals.
-fn add_connections(tcp: &mut TcpSummary, conversations: &[Conn]) {
-    tcp.connections = conversations.len() as u64;
-    for c in conversations {
+/// Counts one more `key` in a short list of counts.
+fn bump<K: Copy>(counts: &mut Vec<(K, u64)>, key: K, same: impl Fn(K, K) -> bool) {
+    match counts.iter_mut().find(|(k, _)| same(*k, key)) {
+        Some((_, n)) => *n += 1,
+        None => counts.push((key, 1)),
+    }
+}
+
+/// Adds a connection's counts to the TCP totals.
+fn add_connection(tcp: &mut TcpSummary, c: &Conn) {
+    {
         tcp.syn += c.syn as u64;
         tcp.syn_ack += c.syn_ack as u64;
         tcp.fin += c.fin as u64;

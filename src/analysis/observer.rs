@@ -10,7 +10,7 @@ use crate::capture::reader::Frame;
 use crate::decode::Decoded;
 use crate::proto::http::Transaction;
 use crate::proto::websocket::{WsFrame, WsMessage};
-use crate::tcp::{PacketInfo, StreamEvent};
+use crate::tcp::{Conn, PacketInfo, StreamEvent};
 
 use super::PacketApp;
 
@@ -72,6 +72,13 @@ pub trait Observer {
     fn ws_message(&mut self, _m: &WsMessage) -> Observed {
         CONTINUE
     }
+    /// A connection's final row (the conversations table), once no packet can change it: when
+    /// a new connection takes its 4-tuple, when the tracker holds too many
+    /// ([`MAX_OPEN`](crate::tcp::tracker::MAX_OPEN)), or at the end of the capture (then in
+    /// stream order). Rows come in that order, not by stream number.
+    fn connection(&mut self, _c: &Conn) -> Observed {
+        CONTINUE
+    }
     /// Called now and then with the bytes consumed so far.
     fn progress(&mut self, _position: u64, _packets: u64) -> Observed {
         CONTINUE
@@ -98,6 +105,9 @@ impl<O: Observer + ?Sized> Observer for &mut O {
     fn ws_message(&mut self, m: &WsMessage) -> Observed {
         (**self).ws_message(m)
     }
+    fn connection(&mut self, c: &Conn) -> Observed {
+        (**self).connection(c)
+    }
     fn progress(&mut self, p: u64, n: u64) -> Observed {
         (**self).progress(p, n)
     }
@@ -119,6 +129,9 @@ impl<O: Observer> Observer for Option<O> {
     }
     fn ws_message(&mut self, m: &WsMessage) -> Observed {
         self.as_mut().map_or(CONTINUE, |o| o.ws_message(m))
+    }
+    fn connection(&mut self, c: &Conn) -> Observed {
+        self.as_mut().map_or(CONTINUE, |o| o.connection(c))
     }
     fn progress(&mut self, p: u64, n: u64) -> Observed {
         self.as_mut().map_or(CONTINUE, |o| o.progress(p, n))
@@ -150,6 +163,10 @@ macro_rules! tuple_observer {
             fn ws_message(&mut self, x: &WsMessage) -> Observed {
                 let ($($name,)+) = self;
                 fan([$($name.ws_message(x)?),+])
+            }
+            fn connection(&mut self, x: &Conn) -> Observed {
+                let ($($name,)+) = self;
+                fan([$($name.connection(x)?),+])
             }
             fn progress(&mut self, p: u64, n: u64) -> Observed {
                 let ($($name,)+) = self;

@@ -29,7 +29,16 @@ pub fn analyze(a: AnalyzeArgs) -> Result<u8> {
         (!a.json).then(|| KeptRows::new(limit.map_or(usize::MAX, |l| l.rows))),
         Progress::new(opened.len, a.quiet),
     );
-    let opts = analysis::Options { no_packet_notes: !a.packets && a.export.is_none(), ..Default::default() };
+    // The terminal shows the first rows, or every row with --all; --json keeps the first
+    // CONVERSATION_ROWS (the export gets every row as it becomes final).
+    let conversation_rows = match (a.json, a.all) {
+        (false, true) => Some(usize::MAX),
+        (false, false) => Some(ROWS),
+        (true, _) => None,
+    };
+    // Under --json (without --export or --packets) nobody reads a transaction's strings.
+    let lean_transactions = a.json && a.export.is_none() && !a.packets;
+    let opts = analysis::Options { no_packet_notes: !a.packets && a.export.is_none(), conversation_rows, lean_transactions, ..Default::default() };
     let s = analyze_input(opened.input, &mut obs, &opts).with_context(|| format!("reading {name}"))?;
     let (export, _, kept, progress) = obs;
     finish_export(export, &s, a.export.as_deref())?;

@@ -23,6 +23,8 @@ pub enum AnomalyKind {
     IpFragmentTruncated,
     /// A TCP or UDP header cut off or invalid.
     TruncatedTransportHeader,
+    /// More TCP connections open at once than the tracker holds: the oldest was retired.
+    TcpTableOverflow,
     /// A link type wirelab does not decode.
     UnsupportedLinkType,
     /// A frame whose link or IP header is malformed.
@@ -35,6 +37,9 @@ pub enum AnomalyKind {
     HttpHeaderTooLarge,
     /// Bytes missing inside an HTTP message.
     HttpGap,
+    /// More pipelined requests waiting for their responses than are held per connection: the
+    /// oldest was reported without its response.
+    HttpPipelineOverflow,
     /// An HTTP message cut off by the end of the connection or capture.
     HttpTruncated,
     /// A WebSocket frame that breaks RFC 6455.
@@ -43,6 +48,9 @@ pub enum AnomalyKind {
     WsGap,
     /// A permessage-deflate message that does not inflate.
     WsInflate,
+    /// More pings, or client messages, waiting for their pong or echo than are held per
+    /// connection: the oldest is no longer paired.
+    WsPairingOverflow,
 }
 
 impl AnomalyKind {
@@ -57,16 +65,19 @@ impl AnomalyKind {
             AnomalyKind::IpFragmentInvalid => "ip_fragment_invalid",
             AnomalyKind::IpFragmentTruncated => "ip_fragment_truncated",
             AnomalyKind::TruncatedTransportHeader => "truncated_transport_header",
+            AnomalyKind::TcpTableOverflow => "tcp_table_overflow",
             AnomalyKind::UnsupportedLinkType => "unsupported_link_type",
             AnomalyKind::MalformedFrame => "malformed_frame",
             AnomalyKind::CaptureDamaged => "capture_damaged",
             AnomalyKind::HttpMalformed => "http_malformed",
             AnomalyKind::HttpHeaderTooLarge => "http_header_too_large",
             AnomalyKind::HttpGap => "http_gap",
+            AnomalyKind::HttpPipelineOverflow => "http_pipeline_overflow",
             AnomalyKind::HttpTruncated => "http_truncated",
             AnomalyKind::WsMalformed => "ws_malformed",
             AnomalyKind::WsGap => "ws_gap",
             AnomalyKind::WsInflate => "ws_inflate",
+            AnomalyKind::WsPairingOverflow => "ws_pairing_overflow",
         }
     }
 }
@@ -85,8 +96,8 @@ mod tests {
     fn json_names_are_the_stable_names() {
         use AnomalyKind::*;
         let all = [
-            SnaplenTruncated, IpLengthExceedsFrame, IpFragmentOverflow, IpFragmentTimeout, IpFragmentIncomplete, IpFragmentInvalid, IpFragmentTruncated, TruncatedTransportHeader, UnsupportedLinkType, MalformedFrame, CaptureDamaged, HttpMalformed,
-            HttpHeaderTooLarge, HttpGap, HttpTruncated, WsMalformed, WsGap, WsInflate,
+            SnaplenTruncated, IpLengthExceedsFrame, IpFragmentOverflow, IpFragmentTimeout, IpFragmentIncomplete, IpFragmentInvalid, IpFragmentTruncated, TruncatedTransportHeader, TcpTableOverflow, UnsupportedLinkType, MalformedFrame, CaptureDamaged, HttpMalformed,
+            HttpHeaderTooLarge, HttpGap, HttpPipelineOverflow, HttpTruncated, WsMalformed, WsGap, WsInflate, WsPairingOverflow,
         ];
         for k in all {
             assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.name()));

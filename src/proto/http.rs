@@ -14,23 +14,42 @@ use serde::Serialize;
 
 use crate::decode::AnomalyKind;
 
+/// Most requests held per connection while they wait for their responses; beyond it the
+/// oldest is reported without its response (an `http_pipeline_overflow` anomaly).
+pub const MAX_PIPELINE: usize = 1024;
+
 /// Longest header block (or chunk line, or trailer section) held while incomplete.
 pub const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 128;
 
-/// Request methods recognised when detecting HTTP by content (as Wireshark's list).
-const METHODS: &[&str] = &[
-    "GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE", "CONNECT", "PATCH", "PROPFIND", "PROPPATCH", "MKCOL",
-    "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH", "REPORT", "NOTIFY", "SUBSCRIBE", "UNSUBSCRIBE", "M-SEARCH", "PURGE",
-    "MKCALENDAR", "CHECKOUT", "MERGE", "LINK", "UNLINK",
+/// Request methods recognised when detecting HTTP by content: the list of Wireshark's
+/// `is_http_request_or_reply` (epan/dissectors/packet-http.c: HTTP, WebDAV, RFC 3253 versioning,
+/// UPnP/GENA, MS-RPCH, `CCM_POST`), plus `PATCH`, `PURGE`, `MKCALENDAR`, `LINK` and `UNLINK`.
+/// Like Wireshark, a method may carry the RFC 2774 mandatory prefix `M-` (`M-SEARCH`, `M-POST`).
+pub const METHODS: &[&str] = &[
+    "GET", "PUT", "COPY", "HEAD", "LOCK", "MOVE", "POLL", "POST", "BCOPY", "BMOVE", "MKCOL", "TRACE", "LABEL", "MERGE",
+    "DELETE", "SEARCH", "UNLOCK", "REPORT", "UPDATE", "NOTIFY", "BDELETE", "CONNECT", "OPTIONS", "CHECKIN", "PROPFIND",
+    "CHECKOUT", "CCM_POST", "SUBSCRIBE", "PROPPATCH", "BPROPFIND", "BPROPPATCH", "UNCHECKOUT", "MKACTIVITY",
+    "MKWORKSPACE", "RPC_CONNECT", "RPC_IN_DATA", "UNSUBSCRIBE", "RPC_OUT_DATA", "VERSION-CONTROL", "BASELINE-CONTROL",
+    // Not in Wireshark's detection list, but common and parsed by it once a conversation is HTTP.
+    "PATCH", "PURGE", "MKCALENDAR", "LINK", "UNLINK",
 ];
 
-/// Whether `b` starts like an HTTP request: a known method, a space, then a non-space.
+/// Whether `tok` is a known method (with or without the `M-` prefix).
+pub fn is_method(tok: &[u8]) -> bool {
+    let t = tok.strip_prefix(b"M-").unwrap_or(tok);
+    METHODS.iter().any(|m| m.as_bytes() == t)
+}
+
+/// Whether `b` starts like an HTTP request: a known method, then a space and a non-space, or
+/// the end of the line (as Wireshark, which takes a bare `OPTIONS` line for a request).
 pub fn looks_like_request(b: &[u8]) -> bool {
-    METHODS.iter().any(|m| {
-        let m = m.as_bytes();
-        b.len() > m.len() + 1 && b.starts_with(m) && b[m.len()] == b' ' && b[m.len() + 1] != b' '
-    })
+    let Some(end) = b.iter().take(20).position(|&c| matches!(c, b' ' | b'\r' | b'\n')) else { return false };
+    let next_ok = match b[end] {
+        b' ' => b.len() > end + 1 && b[end + 1] != b' ',
+        _ => true,
+    };
+    next_ok && is_method(&b[..end])
 }
 
 /// Whether `b` starts like an HTTP/1.x status line.
@@ -41,7 +60,9 @@ pub fn looks_like_response(b: &[u8]) -> bool {
 /// Could `b` still grow into a request or response start?
 fn could_start_message(b: &[u8]) -> bool {
     let pre = |s: &[u8]| s.len() >= b.len() && s.starts_with(b) || b.starts_with(s);
-    pre(b"HTTP/1.") || METHODS.iter().any(|m| pre(m.as_bytes()))
+    let unprefixed = b.strip_prefix(b"M-").unwrap_or(b);
+    let pre_m = |s: &[u8]| s.len() >= unprefixed.len() && s.starts_with(unprefixed) || unprefixed.starts_with(s);
+    pre(b"HTTP/1.") || pre(b"M-") || METHODS.iter().any(|m| pre_m(m.as_bytes()))
 }
 
 /// The headers wirelab reports for a message.
@@ -60,11 +81,24 @@ pub struct Headers {
 }
 
 impl Headers {
-    fn from(hs: &[httparse::Header<'_>]) -> Self {
+    /// `lean`: only the headers that frame the message or switch the protocol.
+    fn from(hs: &[httparse::Header<'_>], lean: bool) -> Self {
         let mut h = Headers::default();
         for x in hs {
             let v = || Some(String::from_utf8_lossy(x.value).trim().to_string());
             let n = x.name;
+            if lean {
+                if n.eq_ignore_ascii_case("content-length") {
+                    h.content_length = std::str::from_utf8(x.value).ok().and_then(|s| s.trim().parse().ok());
+                } else if n.eq_ignore_ascii_case("transfer-encoding") {
+                    h.transfer_encoding = v();
+                } else if n.eq_ignore_ascii_case("upgrade") {
+                    h.upgrade = v();
+                } else if n.eq_ignore_ascii_case("sec-websocket-extensions") {
+                    h.sec_websocket_extensions = v();
+                }
+                continue;
+            }
             if n.eq_ignore_ascii_case("connection") {
                 h.connection = v();
             } else if n.eq_ignore_ascii_case("keep-alive") {
@@ -162,6 +196,35 @@ pub enum Note {
     Response { line: String, content_type: Option<String> },
 }
 
+/// What a connection became after its last HTTP message; `bytes[n..]` of [`HttpConn::data`]
+/// and all later bytes belong to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upgrade {
+    /// A 101 that negotiated `Upgrade: websocket`, with the `Sec-WebSocket-Extensions` agreed on.
+    WebSocket { extensions: Option<String> },
+    /// A CONNECT answered 2xx: a tunnel, HTTP again or opaque (TLS, SSH, …).
+    Connect,
+    /// A 101 to another protocol (`h2c`, `tcp`, `TLS/1.0`, …), named as the `Upgrade` header
+    /// names it (lower-cased; `unknown` without the header): opaque payload.
+    Other(String),
+}
+
+impl Upgrade {
+    /// The upgrade a 101 response negotiated: the response's `Upgrade` header, or the
+    /// request's when the response has none.
+    fn of_101(response: Option<&str>, request: Option<&str>, extensions: Option<String>) -> Upgrade {
+        let Some(proto) = response.or(request).map(str::trim).filter(|p| !p.is_empty()) else {
+            return Upgrade::Other("unknown".into());
+        };
+        // `Upgrade: websocket` (a list is allowed; the server picks one).
+        if proto.split(',').any(|p| p.trim().eq_ignore_ascii_case("websocket")) {
+            Upgrade::WebSocket { extensions }
+        } else {
+            Upgrade::Other(proto.to_ascii_lowercase())
+        }
+    }
+}
+
 /// Events from one call, drained by the caller.
 #[derive(Debug, Default)]
 pub struct Output {
@@ -179,9 +242,8 @@ pub struct Output {
     pub partial: bool,
     /// (kind, detail) of problems found.
     pub anomalies: Vec<(AnomalyKind, String)>,
-    /// Set when a 101 response switched the connection to another protocol: the
-    /// `Sec-WebSocket-Extensions` it agreed on, if any.
-    pub upgraded: Option<Option<String>>,
+    /// Set when the connection stopped carrying HTTP/1.x: after a 101 or a CONNECT answered 2xx.
+    pub upgraded: Option<Upgrade>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,18 +290,29 @@ pub struct HttpConn {
     /// Requests waiting for (or receiving) their response, oldest first.
     open: VecDeque<Box<Transaction>>,
     requests: u32,
+    /// Requests dropped from `open` by [`MAX_PIPELINE`] whose responses have not come yet.
+    skipped: u64,
     not_http: bool,
     /// Keep header text and up to this many body bytes per message (0 = keep nothing).
     keep: usize,
     /// Produce [`Note`]s for the packet list.
     notes: bool,
+    /// Transactions without the strings nobody reads under `--json` ([`HttpConn::lean`]).
+    lean: bool,
 }
 
 impl HttpConn {
     /// `fresh`: the connection's SYN was captured, so its first request paid for the handshake.
     pub fn new(stream: u32, fresh: bool) -> Self {
         let d = || Dir { phase: Phase::Detect, buf: Vec::new(), msg_ns: 0, msg_open: false, msg_gap: false };
-        HttpConn { stream, fresh, client: None, dir: [d(), d()], open: VecDeque::new(), requests: 0, not_http: false, keep: 0, notes: true }
+        HttpConn { stream, fresh, client: None, dir: [d(), d()], open: VecDeque::new(), requests: 0, skipped: 0, not_http: false, keep: 0, notes: true, lean: false }
+    }
+
+    /// Transactions carry only what the counts need (method, status, sizes, times, and the
+    /// framing and upgrade headers): no target, version, reason or other header strings.
+    pub fn lean(mut self) -> Self {
+        self.lean = true;
+        self
     }
 
     /// Skips building the packet-list [`Note`]s (they cost a string per message).
@@ -297,7 +370,7 @@ impl HttpConn {
                 Phase::Tunnel => return total - bytes.len(),
                 Phase::Detect => {
                     let dir = &mut self.dir[di];
-                    let (probe, n) = probe16(&dir.buf, bytes);
+                    let (probe, n) = probe(&dir.buf, bytes);
                     let probe = &probe[..n];
                     let role = if looks_like_request(probe) {
                         Some(d)
@@ -311,7 +384,7 @@ impl HttpConn {
                             self.client.get_or_insert(client);
                             dir.phase = Phase::Head;
                         }
-                        None if probe.len() < 16 && could_start_message(probe) => {
+                        None if probe.len() < PROBE && could_start_message(probe) => {
                             dir.buf.extend_from_slice(bytes);
                             return total;
                         }
@@ -350,10 +423,10 @@ impl HttpConn {
                             break;
                         }
                         // A message must start like one, or this segment is not HTTP.
-                        let (probe, n) = probe16(&dir.buf, bytes);
+                        let (probe, n) = probe(&dir.buf, bytes);
                         let probe = &probe[..n];
                         let ok = if self.client == Some(d) { looks_like_request(probe) } else { looks_like_response(probe) };
-                        if !ok && !(probe.len() < 16 && could_start_message(probe)) {
+                        if !ok && !(probe.len() < PROBE && could_start_message(probe)) {
                             out.anomalies.push((AnomalyKind::HttpMalformed, format!("stream {}: {} bytes that are not an HTTP message", self.stream, bytes.len())));
                             self.abandon(di);
                             return total;
@@ -529,6 +602,21 @@ impl HttpConn {
         out.transactions.extend(self.open.drain(..));
     }
 
+    /// Keeps at most [`MAX_PIPELINE`] requests waiting: the oldest one not receiving its
+    /// response is reported as it is, and its response, when it comes, is paired with nothing.
+    fn bound_pipeline(&mut self, out: &mut Output) {
+        if self.open.len() <= MAX_PIPELINE {
+            return;
+        }
+        let server = self.client.map_or(1, |c| 1 - c as usize);
+        let at = if self.dir[server].msg_open { 1 } else { 0 };
+        if let Some(t) = self.open.remove(at) {
+            self.skipped += 1;
+            out.anomalies.push((AnomalyKind::HttpPipelineOverflow, format!("stream {}: over {MAX_PIPELINE} requests waiting for responses", self.stream)));
+            out.transactions.push(t);
+        }
+    }
+
     fn add_body(&mut self, d: u8, n: u64) {
         if self.client == Some(d) {
             if let Some(t) = self.open.back_mut() {
@@ -590,17 +678,19 @@ impl HttpConn {
     fn head(&mut self, d: u8, ts: i128, frame: u64, head: &[u8], out: &mut Output) {
         let di = d as usize & 1;
         let msg_ns = self.dir[di].msg_ns;
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        // Not zeroed: httparse fills what it uses (4 KiB of memset per message otherwise).
+        let mut headers = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+        let lean = self.lean;
         if self.client == Some(d) {
-            let mut req = httparse::Request::new(&mut headers);
-            let parsed = req.parse(head);
+            let mut req = httparse::Request::new(&mut []);
+            let parsed = req.parse_with_uninit_headers(head, &mut headers);
             let method = req.method.map(str::to_string).or_else(|| first_token(head));
             let mut t = Box::new(Transaction {
                 stream: self.stream,
                 index_on_conn: self.requests + 1,
                 method: method.clone(),
-                target: req.path.map(str::to_string),
-                version: req.version.map(|v| format!("HTTP/1.{v}")),
+                target: if lean { None } else { req.path.map(str::to_string) },
+                version: if lean { None } else { req.version.map(|v| format!("HTTP/1.{v}")) },
                 request_header_bytes: head.len() as u64,
                 request_ns: Some(msg_ns),
                 paid_handshake: self.fresh && self.requests == 0,
@@ -610,7 +700,7 @@ impl HttpConn {
             self.requests += 1;
             match parsed {
                 Ok(httparse::Status::Complete(_)) => {
-                    let h = Headers::from(req.headers);
+                    let h = Headers::from(req.headers, lean);
                     // Requests have a body only when framed (RFC 9112 §6.3).
                     self.dir[di].phase = if h.chunked() {
                         Phase::Chunked(Chunk::Size)
@@ -622,6 +712,7 @@ impl HttpConn {
                     };
                     t.request_headers = h;
                     self.open.push_back(t);
+                    self.bound_pipeline(out);
                     if self.dir[di].phase == Phase::Head {
                         self.message_done(d, ts, frame, out);
                     }
@@ -634,19 +725,19 @@ impl HttpConn {
             }
             return;
         }
-        let mut resp = httparse::Response::new(&mut headers);
+        let mut resp = httparse::Response::new(&mut []);
         let parsed = httparse::ParserConfig::default()
             .allow_obsolete_multiline_headers_in_responses(true)
             .allow_spaces_after_header_name_in_responses(true)
             .allow_multiple_spaces_in_response_status_delimiters(true)
-            .parse_response(&mut resp, head);
+            .parse_response_with_uninit_headers(&mut resp, head, &mut headers);
         let Ok(httparse::Status::Complete(_)) = parsed else {
             out.anomalies.push((AnomalyKind::HttpMalformed, format!("stream {}: malformed response: {}", self.stream, describe(parsed.err(), head))));
             self.abandon(di);
             return;
         };
         let code = resp.code.unwrap_or(0);
-        let h = Headers::from(resp.headers);
+        let h = Headers::from(resp.headers, lean);
         if (100..200).contains(&code) && code != 101 {
             // Interim response: the request goes on waiting for its final one.
             out.statuses.push(code);
@@ -655,6 +746,11 @@ impl HttpConn {
             }
             self.dir[di].msg_open = false;
             return;
+        }
+        if self.skipped > 0 {
+            // The response to a request dropped by the pipeline bound.
+            self.skipped -= 1;
+            self.open.push_front(Box::new(Transaction { stream: self.stream, index_on_conn: 0, ..Transaction::default() }));
         }
         if self.open.is_empty() {
             // The request is not in the capture (it started mid-connection).
@@ -665,20 +761,28 @@ impl HttpConn {
             t.response_head = Some(String::from_utf8_lossy(head).into_owned());
         }
         t.status = Some(code);
-        t.reason = resp.reason.map(str::to_string);
+        if !lean {
+            t.reason = resp.reason.map(str::to_string);
+        }
         t.response_header_bytes = head.len() as u64;
         t.response_first_ns = Some(msg_ns);
-        t.response_version = Some(format!("HTTP/1.{}", resp.version.unwrap_or(1)));
+        if !lean {
+            t.response_version = Some(format!("HTTP/1.{}", resp.version.unwrap_or(1)));
+        }
         let head_req = t.method.as_deref() == Some("HEAD");
         let connect_ok = t.method.as_deref() == Some("CONNECT") && (200..300).contains(&code);
-        let extensions = h.sec_websocket_extensions.clone();
+        let upgrade = if code == 101 {
+            Some(Upgrade::of_101(h.upgrade.as_deref(), t.request_headers.upgrade.as_deref(), h.sec_websocket_extensions.clone()))
+        } else {
+            connect_ok.then_some(Upgrade::Connect)
+        };
         let chunked = h.chunked();
         let length = h.content_length;
         t.response_headers = h;
-        if code == 101 || connect_ok {
+        if let Some(upgrade) = upgrade {
             self.dir[0].phase = Phase::Tunnel;
             self.dir[1].phase = Phase::Tunnel;
-            out.upgraded = Some(extensions);
+            out.upgraded = Some(upgrade);
             self.message_done(d, ts, frame, out);
             return;
         }
@@ -770,36 +874,37 @@ impl Transaction {
     }
 }
 
-/// The first 16 bytes of `held` followed by `more`, without allocating.
-fn probe16(held: &[u8], more: &[u8]) -> ([u8; 16], usize) {
-    let mut p = [0u8; 16];
-    let a = held.len().min(16);
+/// Bytes looked at to tell whether a message starts: the longest method (`M-` and
+/// `BASELINE-CONTROL`), a space and the target's first byte fit.
+const PROBE: usize = 24;
+
+/// The first [`PROBE`] bytes of `held` followed by `more`, without allocating.
+fn probe(held: &[u8], more: &[u8]) -> ([u8; PROBE], usize) {
+    let mut p = [0u8; PROBE];
+    let a = held.len().min(PROBE);
     p[..a].copy_from_slice(&held[..a]);
-    let b = more.len().min(16 - a);
+    let b = more.len().min(PROBE - a);
     p[a..a + b].copy_from_slice(&more[..b]);
     (p, a + b)
 }
 
 /// End of the header block: the offset just past the empty line, if it is in `b`.
 pub fn find_head_end(b: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while let Some(p) = b[i..].iter().position(|&c| c == b'\n') {
-        let at = i + p;
+    for at in memchr::memchr_iter(b'\n', b) {
         if b.get(at + 1) == Some(&b'\n') {
             return Some(at + 2);
         }
         if b.get(at + 1) == Some(&b'\r') && b.get(at + 2) == Some(&b'\n') {
             return Some(at + 3);
         }
-        i = at + 1;
     }
     None
 }
 
 fn first_token(head: &[u8]) -> Option<String> {
-    let end = head.iter().position(|&b| b == b' ')?;
+    let end = head.iter().position(|&b| matches!(b, b' ' | b'\r' | b'\n'))?;
     let tok = std::str::from_utf8(&head[..end]).ok()?;
-    METHODS.contains(&tok).then(|| tok.to_string())
+    is_method(tok.as_bytes()).then(|| tok.to_string())
 }
 
 fn describe(e: Option<httparse::Error>, head: &[u8]) -> String {
@@ -911,6 +1016,36 @@ mod tests {
     }
 
     #[test]
+    fn request_starts_by_wiresharks_rules() {
+        for ok in [&b"CCM_POST /x HTTP/1.1"[..], b"M-SEARCH * HTTP/1.1", b"M-POST /x HTTP/1.1", b"BASELINE-CONTROL /v HTTP/1.1", b"OPTIONS\r\nHost: x", b"RPC_OUT_DATA /rpc HTTP/1.1"] {
+            assert!(looks_like_request(ok), "{}", String::from_utf8_lossy(ok));
+        }
+        for no in [&b"OPTIONSHTTP/1.1\r\n"[..], b"GET  /double-space", b"FETCH / HTTP/1.1", b"M-", b"get / HTTP/1.1"] {
+            assert!(!looks_like_request(no), "{}", String::from_utf8_lossy(no));
+        }
+        // A long method split over segments still waits for its rest.
+        assert!(could_start_message(b"BASELINE-CONTR") && could_start_message(b"M-SEA"));
+        assert_eq!(first_token(b"OPTIONS\r\nHost: x\r\n\r\n").as_deref(), Some("OPTIONS"));
+    }
+
+    #[test]
+    fn only_websocket_upgrades_go_to_websocket() {
+        let ws = |ext: Option<&str>| Upgrade::WebSocket { extensions: ext.map(str::to_string) };
+        assert_eq!(Upgrade::of_101(Some("WebSocket"), None, None), ws(None));
+        assert_eq!(Upgrade::of_101(None, Some("websocket"), Some("permessage-deflate".into())), ws(Some("permessage-deflate")));
+        assert_eq!(Upgrade::of_101(Some("tcp"), Some("tcp"), None), Upgrade::Other("tcp".into()));
+        assert_eq!(Upgrade::of_101(Some("TLS/1.0, HTTP/1.1"), None, None), Upgrade::Other("tls/1.0, http/1.1".into()));
+        assert_eq!(Upgrade::of_101(None, None, None), Upgrade::Other("unknown".into()));
+        // CONNECT answered 2xx: a tunnel; the bytes after the 200 are handed over.
+        let mut c = HttpConn::new(0, true);
+        let mut out = Output::default();
+        c.data(0, 1, 1, b"CONNECT h:443 HTTP/1.1\r\n\r\n", &mut out);
+        let resp = b"HTTP/1.1 200 OK\r\n\r\n\x16\x03\x01";
+        let n = c.data(1, 2, 2, resp, &mut out);
+        assert_eq!((&resp[n..], out.upgraded), (&b"\x16\x03\x01"[..], Some(Upgrade::Connect)));
+    }
+
+    #[test]
     fn upgrade_hands_over_the_rest() {
         let mut c = HttpConn::new(3, true);
         let mut out = Output::default();
@@ -918,7 +1053,7 @@ mod tests {
         let resp = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n\x81\x02hi";
         let n = c.data(1, 2, 2, resp, &mut out);
         assert_eq!(&resp[n..], b"\x81\x02hi");
-        assert_eq!(out.upgraded, Some(Some("permessage-deflate".into())));
+        assert_eq!(out.upgraded, Some(Upgrade::WebSocket { extensions: Some("permessage-deflate".into()) }));
         assert!(c.is_tunnel());
         assert_eq!(c.data(0, 3, 3, b"\x81\x82abcd..", &mut out), 0);
         assert_eq!(out.transactions[0].status, Some(101));

@@ -7,6 +7,8 @@
 
 use std::collections::VecDeque;
 
+use rustc_hash::FxHashMap;
+
 use flate2::{Decompress, FlushDecompress, Status};
 use serde::Serialize;
 
@@ -284,6 +286,60 @@ impl Deflate {
     }
 }
 
+/// Most pings, and most client messages, waiting for their pair on one connection; the oldest
+/// beyond it stops waiting (a `ws_pairing_overflow` anomaly).
+pub const MAX_WAITING: usize = 16384;
+
+/// Records waiting for a pair with an equal key, matched oldest first, in O(1) per record and
+/// bounded: the same pairs as a scan of one list in arrival order, as long as at most `cap`
+/// records wait.
+#[derive(Debug)]
+struct Waiting<K, V> {
+    by_key: FxHashMap<K, VecDeque<(u64, V)>>,
+    /// (sequence, key) in arrival order; entries already paired are skipped when they reach
+    /// the front.
+    order: VecDeque<(u64, K)>,
+    seq: u64,
+    cap: usize,
+}
+
+impl<K: std::hash::Hash + Eq + Copy, V> Waiting<K, V> {
+    fn new(cap: usize) -> Self {
+        Waiting { by_key: FxHashMap::default(), order: VecDeque::new(), seq: 0, cap }
+    }
+
+    /// Adds a record; true when that made the oldest one give up waiting.
+    fn push(&mut self, k: K, v: V) -> bool {
+        self.seq += 1;
+        self.by_key.entry(k).or_default().push_back((self.seq, v));
+        self.order.push_back((self.seq, k));
+        let mut evicted = false;
+        while self.order.len() > self.cap {
+            let Some((seq, k)) = self.order.pop_front() else { break };
+            if let Some(q) = self.by_key.get_mut(&k) {
+                if q.front().is_some_and(|e| e.0 == seq) {
+                    q.pop_front();
+                    evicted = true;
+                }
+                if q.is_empty() {
+                    self.by_key.remove(&k);
+                }
+            }
+        }
+        evicted
+    }
+
+    /// The oldest record waiting with key `k`, taken.
+    fn take(&mut self, k: &K) -> Option<V> {
+        let q = self.by_key.get_mut(k)?;
+        let (_, v) = q.pop_front()?;
+        if q.is_empty() {
+            self.by_key.remove(k);
+        }
+        Some(v)
+    }
+}
+
 /// WebSocket state of one upgraded connection.
 #[derive(Debug)]
 pub struct WsConn {
@@ -293,10 +349,10 @@ pub struct WsConn {
     deflate: Deflate,
     dir: [Dir; 2],
     messages: u32,
-    /// Pings waiting for their pong: (sender dir, payload hash, ts).
-    pings: VecDeque<(u8, u64, i128)>,
-    /// Client messages not yet echoed: (index, hash, size, last_ns).
-    unechoed: VecDeque<(u32, u64, u64, i128)>,
+    /// Pings waiting for their pong: (sender dir, payload hash) → ts.
+    pings: Waiting<(u8, u64), i128>,
+    /// Client messages not yet echoed: (hash, size) → (index, last_ns).
+    unechoed: Waiting<(u64, u64), (u32, i128)>,
 }
 
 impl WsConn {
@@ -315,7 +371,7 @@ impl WsConn {
         let server_no = deflate.server_no_context_takeover;
         let d0 = dir(if client == 0 { client_no } else { server_no });
         let d1 = dir(if client == 1 { client_no } else { server_no });
-        WsConn { stream, client, deflate, dir: [d0, d1], messages: 0, pings: VecDeque::new(), unechoed: VecDeque::new() }
+        WsConn { stream, client, deflate, dir: [d0, d1], messages: 0, pings: Waiting::new(MAX_WAITING), unechoed: Waiting::new(MAX_WAITING) }
     }
 
     /// Feeds bytes of TCP direction `d`.
@@ -487,13 +543,14 @@ impl WsConn {
             Opcode::Ping => {
                 let mut hsh = Fnv::new();
                 hsh.write(&cur.control);
-                self.pings.push_back((d, hsh.0, ts));
+                if self.pings.push((d, hsh.0), ts) {
+                    out.anomalies.push((AnomalyKind::WsPairingOverflow, format!("stream {}: over {MAX_WAITING} pings unanswered: the oldest is no longer paired", self.stream)));
+                }
             }
             Opcode::Pong => {
                 let mut hsh = Fnv::new();
                 hsh.write(&cur.control);
-                if let Some(i) = self.pings.iter().position(|&(pd, ph, _)| pd != d && ph == hsh.0) {
-                    let (_, _, t0) = self.pings.remove(i).expect("index in range");
+                if let Some(t0) = self.pings.take(&(1 - (d & 1), hsh.0)) {
                     rec.ping_rtt_ms = Some((ts - t0) as f64 / 1e6);
                 }
             }
@@ -550,9 +607,10 @@ impl WsConn {
             hash: m.hash.0,
         };
         if !from_server {
-            self.unechoed.push_back((index, rec.hash, rec.size, ts));
-        } else if let Some(i) = self.unechoed.iter().position(|&(_, h, s, _)| h == rec.hash && s == rec.size) {
-            let (ci, _, _, t0) = self.unechoed.remove(i).expect("index in range");
+            if self.unechoed.push((rec.hash, rec.size), (index, ts)) {
+                out.anomalies.push((AnomalyKind::WsPairingOverflow, format!("stream {}: over {MAX_WAITING} client messages not echoed: the oldest is no longer paired", self.stream)));
+            }
+        } else if let Some((ci, t0)) = self.unechoed.take(&(rec.hash, rec.size)) {
             rec.echo_of = Some(ci);
             rec.echo_latency_ms = Some((ts - t0) as f64 / 1e6);
         }
@@ -590,6 +648,30 @@ fn inflate(d: &mut Decompress, input: &[u8], mut sink: impl FnMut(&[u8])) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waiting_pairs_as_a_scan_in_arrival_order_would() {
+        // Against the list it replaces: remove the first record with the key.
+        let mut w = Waiting::new(1000);
+        let mut list: Vec<(u8, u32)> = Vec::new();
+        let mut x = 12345u32;
+        for i in 0..5000u32 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let k = (x >> 16) as u8 % 7;
+            if x & 1 == 0 {
+                w.push(k, i);
+                list.push((k, i));
+            } else {
+                let want = list.iter().position(|&(lk, _)| lk == k).map(|p| list.remove(p).1);
+                assert_eq!(w.take(&k), want);
+            }
+        }
+        // Bounded: beyond `cap` records waiting, the oldest stops waiting.
+        let mut w = Waiting::new(2);
+        assert!(!w.push(1u8, 'a') && !w.push(1, 'b'));
+        assert!(w.push(2, 'c'));
+        assert_eq!((w.take(&1), w.take(&1), w.take(&2)), (Some('b'), None, Some('c')));
+    }
 
     /// Builds a frame; `mask` masks the payload as a client would.
     fn frame(fin: bool, rsv1: bool, op: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {

@@ -17,7 +17,7 @@ use crate::proto::http::Transaction;
 use crate::proto::websocket::{WsFrame, WsMessage};
 use crate::render::packets;
 use crate::tcp::tracker::analysis as an;
-use crate::tcp::PacketInfo;
+use crate::tcp::{Conn, PacketInfo};
 
 /// Rows per written batch.
 pub const BATCH: usize = 65_536;
@@ -150,6 +150,8 @@ pub struct Exporter {
     frames_sink: Sink,
     messages: Vec<WsMessage>,
     messages_sink: Sink,
+    /// Connection rows, as they become final (written in stream order at the end).
+    conns: Vec<Conn>,
     dir: PathBuf,
     error: Option<ExportError>,
 }
@@ -213,6 +215,11 @@ impl Observer for Exporter {
         }
         self.status()
     }
+
+    fn connection(&mut self, c: &Conn) -> Observed {
+        self.conns.push(c.clone());
+        self.status()
+    }
 }
 
 impl Exporter {
@@ -229,6 +236,7 @@ impl Exporter {
             frames_sink: Sink::new(dir, "ws_frames"),
             messages: vec![],
             messages_sink: Sink::new(dir, "ws_messages"),
+            conns: Vec::new(),
             dir: dir.to_path_buf(),
             error: None,
         })
@@ -377,7 +385,9 @@ impl Exporter {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        let c = &summary.conversations;
+        let mut rows = std::mem::take(&mut self.conns);
+        rows.sort_unstable_by_key(|c| c.index);
+        let c = &rows;
         let t0 = summary.capture.first_ts.unwrap_or(0.0);
         let mut conns = Sink::new(&self.dir, "connections");
         conns.write(frame(vec![

@@ -125,6 +125,15 @@ pub fn render(o: &mut impl Write, name: &str, s: &Summary, rows: &Rows<'_>, limi
     if h.requests + h.responses > 0 {
         writeln!(o, "HTTP      {} requests ({}) · {} responses ({}) · {} connections", h.requests, counts(&h.methods), h.responses, counts(&h.status), h.connections)?;
         writeln!(o, "          time to first byte {} · total {}", dist(&h.ttfb), dist(&h.total))?;
+        for (name, t) in &h.tunnels {
+            writeln!(
+                o,
+                "          tunnel {name}: {} connections ({} carrying HTTP) · {} opaque bytes",
+                thousands(t.connections),
+                thousands(t.http_connections),
+                thousands(t.opaque_bytes)
+            )?;
+        }
     }
     let w = &s.websocket;
     if w.connections > 0 {
@@ -144,7 +153,7 @@ pub fn render(o: &mut impl Write, name: &str, s: &Summary, rows: &Rows<'_>, limi
     }
     if !s.conversations.is_empty() {
         writeln!(o, "\nTCP conversations")?;
-        conversations(o, &s.conversations, c.first_ts.unwrap_or(0.0), limit)?;
+        conversations(o, &s.conversations, s.tcp.connections, c.first_ts.unwrap_or(0.0), limit)?;
     }
     if !rows.transactions.is_empty() {
         writeln!(o, "\nHTTP transactions")?;
@@ -173,8 +182,8 @@ fn close(c: &Conn) -> String {
     }
 }
 
-/// The conversations table, one row per connection.
-pub fn conversations(o: &mut impl Write, conns: &[Conn], t0_s: f64, limit: Option<Limit>) -> io::Result<()> {
+/// The conversations table, one row per connection: the first rows of `total` connections.
+pub fn conversations(o: &mut impl Write, conns: &[Conn], total: u64, t0_s: f64, limit: Option<Limit>) -> io::Result<()> {
     let mut tb = Table::new(&[
         "#", "Address A", "Port A", "Address B", "Port B", "Packets", "Bytes", "Pkts A→B", "Bytes A→B", "Pkts B→A", "Bytes B→A",
         "Rel Start", "Duration", "SYN", "SYN-ACK", "FIN", "RST", "HS RTT ms", "Close", "History",
@@ -207,7 +216,7 @@ pub fn conversations(o: &mut impl Write, conns: &[Conn], t0_s: f64, limit: Optio
         ]);
     }
     o.write_all(tb.render().as_bytes())?;
-    more(o, shown, conns.len() as u64, "connections", limit)
+    more(o, shown, total.max(conns.len() as u64), "connections", limit)
 }
 
 fn opt_ms(ns: Option<i128>) -> String {
@@ -326,13 +335,13 @@ mod tests {
     fn a_cut_table_ends_with_the_callers_hint() {
         let conns: Vec<Conn> = (0..5).map(conn).collect();
         let mut out = Vec::new();
-        conversations(&mut out, &conns, 0.0, Some(Limit { rows: 2, more_hint: "see --every-row" })).unwrap();
+        conversations(&mut out, &conns, conns.len() as u64, 0.0, Some(Limit { rows: 2, more_hint: "see --every-row" })).unwrap();
         let text = String::from_utf8(out).unwrap();
         // Header, rule, two rows, the hint.
         assert_eq!(text.lines().count(), 2 + 2 + 1, "{text}");
         assert!(text.ends_with("… 3 more connections (see --every-row)\n"), "{text}");
         let mut out = Vec::new();
-        conversations(&mut out, &conns, 0.0, None).unwrap();
+        conversations(&mut out, &conns, conns.len() as u64, 0.0, None).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(!text.contains("more connections") && text.lines().count() == 2 + 5, "{text}");
     }

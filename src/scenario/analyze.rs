@@ -18,7 +18,7 @@ use crate::proto::http::Transaction;
 use crate::proto::websocket::WsMessage;
 use crate::render::export::Exporter;
 use crate::render::summary::KeptRows;
-use crate::tcp::PacketInfo;
+use crate::tcp::{Conn, PacketInfo};
 
 /// Rows of the long tables kept for summary.txt (the exported tables hold every row).
 pub const ROWS_KEPT: usize = 100_000;
@@ -28,6 +28,8 @@ pub struct Analysis {
     pub summary: Summary,
     pub transactions: Vec<Transaction>,
     pub messages: Vec<WsMessage>,
+    /// Every connection's row, in stream order.
+    pub conversations: Vec<Conn>,
     /// Per connection: HTTP requests, and the time of the last response byte.
     http_by_stream: FxHashMap<u32, (u64, i128)>,
     /// Ctrl-C stopped the analysis before the end of the capture.
@@ -39,6 +41,7 @@ pub struct Analysis {
 struct RunObserver<'a> {
     rows: KeptRows,
     http_by_stream: FxHashMap<u32, (u64, i128)>,
+    conversations: Vec<Conn>,
     interrupt: &'a Interrupt,
     /// Ctrl-C had come already (during the steps): the analysis of what ran goes on.
     already: bool,
@@ -57,6 +60,10 @@ impl Observer for RunObserver<'_> {
     fn ws_message(&mut self, m: &WsMessage) -> Observed {
         self.rows.ws_message(m)
     }
+    fn connection(&mut self, c: &Conn) -> Observed {
+        self.conversations.push(c.clone());
+        Ok(Flow::Continue)
+    }
 }
 
 /// Analyzes `pcap`, exporting its tables into `dir`.
@@ -66,14 +73,16 @@ pub fn analyze(pcap: &Path, dir: &Path, interrupt: &Interrupt) -> Result<Analysi
     let reader = CaptureReader::open_file(f).map_err(|e| analysis_err(e.to_string()))?;
     std::fs::create_dir_all(dir).map_err(|source| RunError::Output { path: dir.to_path_buf(), source })?;
     let export = Exporter::new(dir).map_err(|e| analysis_err(e.to_string()))?;
-    let run = RunObserver { rows: KeptRows::new(ROWS_KEPT), http_by_stream: FxHashMap::default(), interrupt, already: interrupt.is_set() };
+    let run = RunObserver { rows: KeptRows::new(ROWS_KEPT), http_by_stream: FxHashMap::default(), conversations: Vec::new(), interrupt, already: interrupt.is_set() };
     let mut obs = (export, run);
     let summary = analysis::analyze(reader, &mut obs).map_err(|e| analysis_err(e.to_string()))?;
     let (export, run) = obs;
     export.finish(&summary).map_err(|e| analysis_err(e.to_string()))?;
     let interrupted = summary.stopped;
     let KeptRows { transactions, messages, .. } = run.rows;
-    Ok(Analysis { summary, transactions, messages, http_by_stream: run.http_by_stream, interrupted })
+    let mut conversations = run.conversations;
+    conversations.sort_unstable_by_key(|c| c.index);
+    Ok(Analysis { summary, transactions, messages, conversations, http_by_stream: run.http_by_stream, interrupted })
 }
 
 /// Gives each step the connections that began while it ran.
@@ -85,7 +94,7 @@ pub fn attribute(steps: &mut [StepOutcome], a: &Analysis) {
         st.end_rel = first_s.map(|f| (t1 as f64 / 1e9 - f).max(0.0));
         let mut w = WireCounts::default();
         let (mut first_syn, mut last_response) = (None::<i128>, None::<i128>);
-        for c in a.summary.conversations.iter().filter(|c| c.first_ns >= t0 && c.first_ns <= t1) {
+        for c in a.conversations.iter().filter(|c| c.first_ns >= t0 && c.first_ns <= t1) {
             w.connections += 1;
             w.handshakes += c.handshake as u64;
             w.syn += c.syn as u64;

@@ -183,24 +183,59 @@ struct ConnState {
     ended: bool,
     /// A Fin event was sent for the direction.
     fin_sent: [bool; 2],
+    /// Passed over once by the eviction clock ([`MAX_OPEN`]).
+    second_chance: bool,
 }
 
-type Key = (SocketAddr, SocketAddr);
+/// One connection the tracker holds: its statistics row and its state.
+#[derive(Debug)]
+struct Slot {
+    conn: Conn,
+    st: ConnState,
+}
+
+/// Most connections held at once. Beyond it the tracker retires one, oldest first, preferring
+/// connections that have ended: its row goes to the caller ([`Tracker::take_retired`]) and a
+/// later packet of its 4-tuple starts a new connection. Captures with fewer connections are
+/// analyzed exactly as Wireshark does.
+pub const MAX_OPEN: usize = 65_536;
+
+/// A connection's 4-tuple, the same both ways, in a form cheap to hash and compare: the two
+/// addresses as 128-bit numbers, then both ports and the address family (so an IPv4 address
+/// never equals an IPv6 one).
+type Key = (u128, u128, u64);
 
 fn key(src: SocketAddr, dst: SocketAddr) -> Key {
-    if src <= dst {
-        (src, dst)
-    } else {
-        (dst, src)
-    }
+    let end = |a: SocketAddr| -> (u128, u64) {
+        match a {
+            SocketAddr::V4(v) => (u32::from(*v.ip()) as u128, v.port() as u64),
+            SocketAddr::V6(v) => (u128::from(*v.ip()), v.port() as u64 | 1 << 16),
+        }
+    };
+    let (a, b) = (end(src), end(dst));
+    let (x, y) = if a <= b { (a, b) } else { (b, a) };
+    (x.0, y.0, x.1 << 32 | y.1)
 }
 
 /// Tracks every TCP connection of a capture.
-#[derive(Default)]
 pub struct Tracker {
     map: FxHashMap<Key, u32>,
-    conns: Vec<Conn>,
-    states: Vec<ConnState>,
+    /// By stream number; `None` once retired.
+    slots: Vec<Option<Box<Slot>>>,
+    /// Stream numbers of held connections, oldest first (the eviction clock's hand).
+    order: std::collections::VecDeque<u32>,
+    open: usize,
+    max_open: usize,
+    /// Rows of retired connections, not yet taken.
+    retired: Vec<Conn>,
+    /// Connections retired before they ended, to keep within [`MAX_OPEN`].
+    evicted_open: u64,
+}
+
+impl Default for Tracker {
+    fn default() -> Self {
+        Tracker { map: FxHashMap::default(), slots: Vec::new(), order: Default::default(), open: 0, max_open: MAX_OPEN, retired: Vec::new(), evicted_open: 0 }
+    }
 }
 
 // Zeek history letters, in the bit order of DirState::history.
@@ -216,12 +251,73 @@ impl Tracker {
         Self::default()
     }
 
-    pub fn connections(&self) -> &[Conn] {
-        &self.conns
+    /// A tracker that holds at most `max_open` connections at once (at least 1).
+    pub fn with_max_open(max_open: usize) -> Self {
+        Tracker { max_open: max_open.max(1), ..Self::default() }
     }
 
-    pub fn into_connections(self) -> Vec<Conn> {
-        self.conns
+    /// Connections numbered so far (Wireshark's `tcp.stream` count).
+    pub fn count(&self) -> u32 {
+        self.slots.len() as u32
+    }
+
+    /// Rows of the connections retired since the last call: a connection is retired when a new
+    /// one takes its 4-tuple, when the tracker holds too many, or at [`finish`](Self::finish).
+    /// Its statistics are final then.
+    pub fn take_retired(&mut self) -> std::vec::Drain<'_, Conn> {
+        self.retired.drain(..)
+    }
+
+    /// Whether rows are waiting in [`take_retired`](Self::take_retired).
+    pub fn has_retired(&self) -> bool {
+        !self.retired.is_empty()
+    }
+
+    /// How many connections were retired before they ended ([`MAX_OPEN`]); takes the count.
+    pub fn take_evicted_open(&mut self) -> u64 {
+        std::mem::take(&mut self.evicted_open)
+    }
+
+    /// The row of a connection still held.
+    pub fn connection(&self, stream: u32) -> Option<&Conn> {
+        self.slots.get(stream as usize)?.as_ref().map(|s| &s.conn)
+    }
+
+    fn slot(&mut self, i: u32) -> &mut Slot {
+        self.slots[i as usize].as_deref_mut().expect("a connection in the map is held")
+    }
+
+    /// Retires connection `i`: ends its stream if it has not ended, frees its state and queues
+    /// its row.
+    fn retire(&mut self, i: u32, sink: &mut impl FnMut(StreamEvent<'_>)) {
+        let Some(mut slot) = self.slots[i as usize].take() else { return };
+        if !slot.st.ended {
+            end_stream(&mut slot, 0, sink);
+        }
+        let k = key(slot.conn.a, slot.conn.b);
+        if self.map.get(&k) == Some(&i) {
+            self.map.remove(&k);
+        }
+        self.open -= 1;
+        self.retired.push(slot.conn);
+    }
+
+    /// Keeps at most `max_open` connections: retires the oldest that has ended, or else (after
+    /// a full turn of the clock) the oldest.
+    fn bound(&mut self, sink: &mut impl FnMut(StreamEvent<'_>)) {
+        while self.open > self.max_open {
+            let Some(i) = self.order.pop_front() else { return };
+            let Some(slot) = self.slots[i as usize].as_deref_mut() else { continue };
+            if slot.st.ended || slot.st.second_chance {
+                if !slot.st.ended {
+                    self.evicted_open += 1;
+                }
+                self.retire(i, sink);
+            } else {
+                slot.st.second_chance = true;
+                self.order.push_back(i);
+            }
+        }
     }
 
     /// A TCP header quoted inside an ICMP error: it belongs to the connection of its 4-tuple,
@@ -230,7 +326,12 @@ impl Tracker {
         let k = key(src, dst);
         match self.map.get(&k) {
             Some(&i) => i,
-            None => self.new_conn(k, frame, ts_ns, src, dst),
+            None => {
+                let i = self.new_conn(k, frame, ts_ns, src, dst);
+                // A connection without packets of its own: nothing to end.
+                self.bound(&mut |_| {});
+                i
+            }
         }
     }
 
@@ -251,15 +352,15 @@ impl Tracker {
         sink: &mut impl FnMut(StreamEvent<'_>),
     ) -> PacketInfo {
         let (idx, reused) = self.connection_of(frame, ts_ns, src, dst, seg, sink);
-        let i = idx as usize;
-        let d = usize::from(self.conns[i].a != src);
-        count(&mut self.conns[i], d, ts_ns, frame_len, seg);
-        let st = &mut self.states[i];
+        let slot = self.slot(idx);
+        let d = usize::from(slot.conn.a != src);
+        count(&mut slot.conn, d, ts_ns, frame_len, seg);
+        let st = &mut slot.st;
         let (rel_seq, rel_ack) = relative_numbers(st, d, ts_ns, seg);
-        if !self.conns[i].handshake {
+        if !slot.conn.handshake {
             if let Some(rtt) = handshake_rtt(st, d, ts_ns, seg) {
-                self.conns[i].handshake = true;
-                self.conns[i].handshake_rtt_ns = Some(rtt);
+                slot.conn.handshake = true;
+                slot.conn.handshake_rtt_ns = Some(rtt);
             }
         }
         let (mut analysis, dup_of) = sequence_analysis(st, d, frame, ts_ns, seg);
@@ -267,14 +368,18 @@ impl Tracker {
             analysis |= analysis::PORT_REUSED;
         }
         let window = scaled_window(st, d, seg);
-        self.history(i, d, frame, seg, analysis);
-        self.reassemble(idx, d, ts_ns, frame, seg, sink);
-        let st = &self.states[i];
+        history(slot, d, frame, seg, analysis);
+        reassemble(slot, idx, d, ts_ns, frame, seg, sink);
+        let st = &slot.st;
         if !st.ended {
-            self.conns[i].missing = [st.half[0].missing_bytes(), st.half[1].missing_bytes()];
+            slot.conn.missing = [st.half[0].missing_bytes(), st.half[1].missing_bytes()];
         }
         let peer_base = st.dir[1 - d].base.unwrap_or(0);
-        PacketInfo { stream: idx, dir: d as u8, rel_seq, rel_ack, window, analysis, dup_of, peer_base }
+        let info = PacketInfo { stream: idx, dir: d as u8, rel_seq, rel_ack, window, analysis, dup_of, peer_base };
+        if self.open > self.max_open {
+            self.bound(sink);
+        }
+        info
     }
 
     /// The connection a segment belongs to, and whether it replaced an earlier one on the same
@@ -294,128 +399,140 @@ impl Tracker {
         let Some(i) = self.map.get(&k).copied() else {
             return (self.new_conn(k, frame, ts_ns, src, dst), false);
         };
-        let d = usize::from(self.conns[i as usize].a != src);
-        let reuse = syn_only && matches!(self.states[i as usize].dir[d].base, Some(b) if b != seg.seq);
+        let slot = self.slot(i);
+        let d = usize::from(slot.conn.a != src);
+        let reuse = syn_only && matches!(slot.st.dir[d].base, Some(b) if b != seg.seq);
         if !reuse {
             return (i, false);
         }
-        self.end_stream(i, frame, sink);
+        // No packet can reach the old connection any more: its row is final.
+        end_stream(slot, frame, sink);
+        self.retire(i, sink);
         (self.new_conn(k, frame, ts_ns, src, dst), true)
     }
 
-    /// Zeek history: each letter the first time a direction shows it, then the counted ones.
-    fn history(&mut self, i: usize, d: usize, frame: u64, seg: &TcpSeg<'_>, analysis: u16) {
-        let has = |f: u8| seg.flags & f != 0;
-        let st = &mut self.states[i];
-        let letter = if has(SYN) {
-            if has(ACK) {
-                H_SYNACK
-            } else {
-                H_SYN
-            }
-        } else {
-            0
-        } | if has(FIN) { H_FIN } else { 0 }
-            | if has(RST) { H_RST } else { 0 }
-            | if seg.seg_len > 0 { H_DATA } else { 0 }
-            | if has(ACK) && seg.seg_len == 0 && !has(SYN | FIN | RST) { H_ACK } else { 0 };
-        let orig_side = d as u8 == st.orig;
-        let new_bits = letter & !st.dir[d].history;
-        st.dir[d].history |= letter;
-        let c = &mut self.conns[i];
-        if frame == c.first_frame && has(SYN) && has(ACK) {
-            c.history.push('^');
-        }
-        for (bit, ch) in [(H_SYN, 's'), (H_SYNACK, 'h'), (H_ACK, 'a'), (H_DATA, 'd'), (H_FIN, 'f'), (H_RST, 'r')] {
-            if new_bits & bit != 0 {
-                c.history.push(if orig_side { ch.to_ascii_uppercase() } else { ch });
-            }
-        }
-        let ds = &mut st.dir[d];
-        if analysis & analysis::ANY_RETRANSMISSION != 0 {
-            c.retransmissions += 1;
-            push_counted(&mut c.history, &mut ds.retrans_marks, if orig_side { 'T' } else { 't' });
-        }
-        if analysis & analysis::ZERO_WINDOW != 0 {
-            c.zero_windows += 1;
-            push_counted(&mut c.history, &mut ds.zero_marks, if orig_side { 'W' } else { 'w' });
-        }
-        c.out_of_order += (analysis & analysis::OUT_OF_ORDER != 0) as u32;
-        c.dup_acks += (analysis & analysis::DUP_ACK != 0) as u32;
-        c.lost_segments += (analysis & analysis::LOST_SEGMENT != 0) as u32;
-    }
+}
 
-    /// Reassembly: the segment's bytes into its direction's stream, the ACK's skipped holes
-    /// into the other's, and the events that follow.
-    fn reassemble(&mut self, idx: u32, d: usize, ts_ns: i128, frame: u64, seg: &TcpSeg<'_>, sink: &mut impl FnMut(StreamEvent<'_>)) {
-        let has = |f: u8| seg.flags & f != 0;
-        let dir = d as u8;
-        let st = &mut self.states[idx as usize];
-        if !st.began {
-            st.began = true;
-            sink(StreamEvent::Begin { stream: idx, syn_seen: has(SYN) });
-        }
-        if st.ended {
-            return;
-        }
-        let stream = idx;
-        if has(SYN) {
-            st.half[d].set_isn(seg.seq);
-        }
+/// Zeek history: each letter the first time a direction shows it, then the counted ones.
+fn history(slot: &mut Slot, d: usize, frame: u64, seg: &TcpSeg<'_>, analysis: u16) {
+    let has = |f: u8| seg.flags & f != 0;
+    let st = &mut slot.st;
+    let letter = if has(SYN) {
         if has(ACK) {
-            // The peer's holes below this ACK were lost by the capture: skip them first,
-            // so their data is delivered before this packet's own.
-            st.half[1 - d].acked(seg.ack, &mut |dl| emit(sink, stream, 1 - dir, ts_ns, frame, dl));
-        }
-        let data_seq = seg.seq.wrapping_add(has(SYN) as u32);
-        if seg.seg_len > 0 {
-            st.half[d].segment(data_seq, seg.payload, seg.seg_len, &mut |dl| emit(sink, stream, dir, ts_ns, frame, dl));
+            H_SYNACK
         } else {
-            st.half[d].set_origin_if_unset(data_seq);
+            H_SYN
         }
-        if has(FIN) {
-            st.half[d].fin_at(data_seq.wrapping_add(seg.seg_len));
+    } else {
+        0
+    } | if has(FIN) { H_FIN } else { 0 }
+        | if has(RST) { H_RST } else { 0 }
+        | if seg.seg_len > 0 { H_DATA } else { 0 }
+        | if has(ACK) && seg.seg_len == 0 && !has(SYN | FIN | RST) { H_ACK } else { 0 };
+    let orig_side = d as u8 == st.orig;
+    let new_bits = letter & !st.dir[d].history;
+    st.dir[d].history |= letter;
+    let c = &mut slot.conn;
+    if frame == c.first_frame && has(SYN) && has(ACK) {
+        c.history.push('^');
+    }
+    for (bit, ch) in [(H_SYN, 's'), (H_SYNACK, 'h'), (H_ACK, 'a'), (H_DATA, 'd'), (H_FIN, 'f'), (H_RST, 'r')] {
+        if new_bits & bit != 0 {
+            c.history.push(if orig_side { ch.to_ascii_uppercase() } else { ch });
         }
-        for fd in 0..2 {
-            if !st.fin_sent[fd] && fin_delivered(&st.half[fd]) {
-                st.fin_sent[fd] = true;
-                sink(StreamEvent::Fin { stream, dir: fd as u8, ts_ns, frame });
+    }
+    let ds = &mut st.dir[d];
+    if analysis & analysis::ANY_RETRANSMISSION != 0 {
+        c.retransmissions += 1;
+        push_counted(&mut c.history, &mut ds.retrans_marks, if orig_side { 'T' } else { 't' });
+    }
+    if analysis & analysis::ZERO_WINDOW != 0 {
+        c.zero_windows += 1;
+        push_counted(&mut c.history, &mut ds.zero_marks, if orig_side { 'W' } else { 'w' });
+    }
+    c.out_of_order += (analysis & analysis::OUT_OF_ORDER != 0) as u32;
+    c.dup_acks += (analysis & analysis::DUP_ACK != 0) as u32;
+    c.lost_segments += (analysis & analysis::LOST_SEGMENT != 0) as u32;
+}
+
+/// Reassembly: the segment's bytes into its direction's stream, the ACK's skipped holes
+/// into the other's, and the events that follow.
+fn reassemble(slot: &mut Slot, idx: u32, d: usize, ts_ns: i128, frame: u64, seg: &TcpSeg<'_>, sink: &mut impl FnMut(StreamEvent<'_>)) {
+    let has = |f: u8| seg.flags & f != 0;
+    let dir = d as u8;
+    let st = &mut slot.st;
+    if !st.began {
+        st.began = true;
+        sink(StreamEvent::Begin { stream: idx, syn_seen: has(SYN) });
+    }
+    if st.ended {
+        return;
+    }
+    let stream = idx;
+    if has(SYN) {
+        st.half[d].set_isn(seg.seq);
+    }
+    if has(ACK) {
+        // The peer's holes below this ACK were lost by the capture: skip them first,
+        // so their data is delivered before this packet's own.
+        st.half[1 - d].acked(seg.ack, &mut |dl| emit(sink, stream, 1 - dir, ts_ns, frame, dl));
+    }
+    let data_seq = seg.seq.wrapping_add(has(SYN) as u32);
+    if seg.seg_len > 0 {
+        st.half[d].segment(data_seq, seg.payload, seg.seg_len, &mut |dl| emit(sink, stream, dir, ts_ns, frame, dl));
+    } else {
+        st.half[d].set_origin_if_unset(data_seq);
+    }
+    if has(FIN) {
+        st.half[d].fin_at(data_seq.wrapping_add(seg.seg_len));
+    }
+    for fd in 0..2 {
+        if !st.fin_sent[fd] && fin_delivered(&st.half[fd]) {
+            st.fin_sent[fd] = true;
+            sink(StreamEvent::Fin { stream, dir: fd as u8, ts_ns, frame });
+        }
+    }
+    let done = st.rst || (st.dir[0].fin && st.dir[1].fin && fin_delivered(&st.half[0]) && fin_delivered(&st.half[1]));
+    if done {
+        end_stream(slot, frame, sink);
+    }
+}
+
+/// Ends a connection's stream (once): delivers what is buffered, skipping holes, and frees
+/// the reassembly buffers; the sequence state stays for port-reuse detection.
+fn end_stream(slot: &mut Slot, frame: u64, sink: &mut impl FnMut(StreamEvent<'_>)) {
+    let idx = slot.conn.index;
+    let st = &mut slot.st;
+    if st.ended {
+        return;
+    }
+    st.ended = true;
+    let ts = slot.conn.last_ns;
+    for d in 0..2u8 {
+        st.half[d as usize].flush(&mut |dl| emit(sink, idx, d, ts, 0, dl));
+    }
+    slot.conn.missing = [st.half[0].missing_bytes(), st.half[1].missing_bytes()];
+    st.half = [HalfStream::new(), HalfStream::new()];
+    let closed = [st.dir[0].fin || st.rst, st.dir[1].fin || st.rst];
+    sink(StreamEvent::End { stream: idx, ts_ns: ts, frame, closed });
+}
+
+impl Tracker {
+    /// End of capture: delivers whatever is still buffered, skipping holes, and retires every
+    /// connection still held, in stream order.
+    pub fn finish(&mut self, sink: &mut impl FnMut(StreamEvent<'_>)) {
+        for i in 0..self.slots.len() as u32 {
+            if let Some(slot) = self.slots[i as usize].as_deref_mut() {
+                end_stream(slot, 0, sink);
+                self.retire(i, sink);
             }
         }
-        let done = st.rst || (st.dir[0].fin && st.dir[1].fin && fin_delivered(&st.half[0]) && fin_delivered(&st.half[1]));
-        if done {
-            self.end_stream(idx, frame, sink);
-        }
-    }
-
-    /// End of capture: deliver whatever is still buffered, skipping holes.
-    pub fn finish(&mut self, sink: &mut impl FnMut(StreamEvent<'_>)) {
-        for i in 0..self.states.len() as u32 {
-            self.end_stream(i, 0, sink);
-        }
-    }
-
-    fn end_stream(&mut self, idx: u32, frame: u64, sink: &mut impl FnMut(StreamEvent<'_>)) {
-        let i = idx as usize;
-        let st = &mut self.states[i];
-        if st.ended {
-            return;
-        }
-        st.ended = true;
-        let ts = self.conns[i].last_ns;
-        for d in 0..2u8 {
-            st.half[d as usize].flush(&mut |dl| emit(sink, idx, d, ts, 0, dl));
-        }
-        self.conns[i].missing = [st.half[0].missing_bytes(), st.half[1].missing_bytes()];
-        // Free the reassembly buffers; keep the sequence state for port-reuse detection.
-        st.half = [HalfStream::new(), HalfStream::new()];
-        let closed = [st.dir[0].fin || st.rst, st.dir[1].fin || st.rst];
-        sink(StreamEvent::End { stream: idx, ts_ns: ts, frame, closed });
+        self.order.clear();
     }
 
     fn new_conn(&mut self, k: Key, frame: u64, ts_ns: i128, src: SocketAddr, dst: SocketAddr) -> u32 {
-        let idx = self.conns.len() as u32;
-        self.conns.push(Conn {
+        let idx = self.slots.len() as u32;
+        let conn = Conn {
             index: idx,
             a: src,
             b: dst,
@@ -439,8 +556,8 @@ impl Tracker {
             lost_segments: 0,
             missing: [0; 2],
             first_frame: frame,
-        });
-        self.states.push(ConnState {
+        };
+        let st = ConnState {
             half: [HalfStream::new(), HalfStream::new()],
             dir: [DirState { wscale: -1, ..DirState::default() }, DirState { wscale: -1, ..DirState::default() }],
             orig: 0,
@@ -452,7 +569,11 @@ impl Tracker {
             began: false,
             ended: false,
             fin_sent: [false; 2],
-        });
+            second_chance: false,
+        };
+        self.slots.push(Some(Box::new(Slot { conn, st })));
+        self.order.push_back(idx);
+        self.open += 1;
         self.map.insert(k, idx);
         idx
     }
@@ -734,7 +855,7 @@ mod tests {
         p(&mut t, 5, true, seg(111, 501, ACK | FIN, b"", 0));
         p(&mut t, 6, false, seg(501, 112, ACK | FIN, b"", 0));
         let i = p(&mut t, 7, true, seg(112, 502, ACK, b"", 0));
-        let c = &t.connections()[0];
+        let c = t.connection(0).unwrap();
         assert!(c.handshake);
         assert_eq!(c.missing, [6, 0]);
         assert_eq!(c.close, Some(Close { dir: 0, how: CloseHow::Fin }));
@@ -754,6 +875,37 @@ mod tests {
         let reused = t.packet(3, 3, 60, a, b, &seg(9000, 0, SYN, b"", 0), &mut sink);
         assert_eq!(reused.stream, 1);
         assert_ne!(reused.analysis & analysis::PORT_REUSED, 0);
-        assert_eq!(t.connections().len(), 2);
+        assert_eq!(t.count(), 2);
+        // The old connection can get no more packets: its row is final.
+        assert_eq!(t.take_retired().map(|c| c.index).collect::<Vec<_>>(), [0]);
+    }
+
+    #[test]
+    fn beyond_max_open_the_oldest_ended_connection_is_retired_first() {
+        let b: SocketAddr = "10.0.0.2:80".parse().unwrap();
+        let ep = |port: u16| -> SocketAddr { SocketAddr::new("10.0.0.1".parse().unwrap(), port) };
+        let mut t = Tracker::with_max_open(2);
+        let mut sink = |_: StreamEvent<'_>| {};
+        // Stream 0 opens and closes; 1 and 2 stay open.
+        t.packet(1, 1, 60, ep(1), b, &seg(100, 0, SYN, b"", 0), &mut sink);
+        t.packet(2, 2, 60, b, ep(1), &seg(500, 101, SYN | ACK, b"", 0), &mut sink);
+        t.packet(3, 3, 60, ep(1), b, &seg(101, 501, ACK | FIN, b"", 0), &mut sink);
+        t.packet(4, 4, 60, b, ep(1), &seg(501, 102, ACK | FIN, b"", 0), &mut sink);
+        t.packet(5, 5, 60, ep(2), b, &seg(100, 0, SYN, b"", 0), &mut sink);
+        assert!(!t.has_retired());
+        t.packet(6, 6, 60, ep(3), b, &seg(100, 0, SYN, b"", 0), &mut sink);
+        let rows: Vec<_> = t.take_retired().map(|c| (c.index, c.packets)).collect();
+        assert_eq!(rows, [(0, [2, 2])], "the ended one goes first, with its final counts");
+        assert_eq!(t.take_evicted_open(), 0);
+        // A fourth: no connection has ended, so the oldest open one goes (and is counted).
+        t.packet(7, 7, 60, ep(4), b, &seg(100, 0, SYN, b"", 0), &mut sink);
+        assert_eq!(t.take_retired().map(|c| c.index).collect::<Vec<_>>(), [1]);
+        assert_eq!(t.take_evicted_open(), 1);
+        // A later packet of the retired 4-tuple starts a new connection.
+        let again = t.packet(8, 8, 60, ep(2), b, &seg(101, 0, ACK, b"", 0), &mut sink);
+        assert_eq!(again.stream, 4);
+        t.finish(&mut sink);
+        assert_eq!(t.take_retired().map(|c| c.index).collect::<Vec<_>>(), [2, 3, 4]);
+        assert_eq!(t.count(), 5);
     }
 }
