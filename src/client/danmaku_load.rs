@@ -206,7 +206,7 @@ pub async fn run(base: &str, video: &str, viewers: usize, transport: Transport, 
                     sock.set_nodelay(true).map_err(|source| FetchError::Io { addr: addr.clone(), source })?;
                     let (ws, _) = tokio_tungstenite::client_async(url.as_str(), sock).await.map_err(|e| FetchError::Protocol(format!("WebSocket: {e}")))?;
                     tally.requests.fetch_add(1, Ordering::Relaxed);
-                    let (_tx, mut rx) = ws.split();
+                    let (mut tx, mut rx) = ws.split();
                     ready.wait().await;
                     loop {
                         let left = viewer_end.saturating_duration_since(Instant::now());
@@ -229,6 +229,9 @@ pub async fn run(base: &str, video: &str, viewers: usize, transport: Transport, 
                             _ => break,
                         }
                     }
+                    // A clean close (1000 both ways, the server's FIN first), not a dropped socket
+                    // that the next pushed comment would answer with a RST.
+                    super::ws_echo::close_cleanly(&mut tx, &mut rx).await;
                 }
             }
             tally.deliveries.fetch_add(got.len() as u64, Ordering::Relaxed);

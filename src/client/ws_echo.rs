@@ -133,7 +133,7 @@ async fn one(ws: Ws, count: u64, size: usize, rate: Option<f64>, binary: bool, s
 /// The closing handshake of RFC 6455 §7: a Close with 1000 (normal), then the server's Close
 /// in reply, then the server closes the TCP connection first and the client follows, so
 /// neither side sends a RST. Bounded, so a server that never answers cannot hold the client.
-async fn close_cleanly<S, R>(tx: &mut S, rx: &mut R)
+pub(crate) async fn close_cleanly<S, R>(tx: &mut S, rx: &mut R)
 where
     S: futures_util::Sink<Message> + Unpin,
     R: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,

@@ -214,6 +214,7 @@ fn run_totals(run: &Run) -> StepInfo {
             packets: Some(col("packets_a_to_b").unwrap_or(0) + col("packets_b_to_a").unwrap_or(0)),
             bytes: Some(col("bytes_a_to_b").unwrap_or(0) + col("bytes_b_to_a").unwrap_or(0)),
             payload_bytes: Some(col("payload_a_to_b").unwrap_or(0) + col("payload_b_to_a").unwrap_or(0)),
+            page_load_ms: None,
         });
     }
     s

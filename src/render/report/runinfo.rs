@@ -103,6 +103,17 @@ pub struct StepInfo {
     pub viewer_bytes_sent: Option<u64>,
     pub viewer_bytes_received: Option<u64>,
     pub error: Option<String>,
+    /// Page loads over an emulated link: the response-time models beside the measurement.
+    pub model: Option<ModelInfo>,
+}
+
+/// `steps.<label>.model`: the textbook and slow-start predictions, and the deviations.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ModelInfo {
+    pub textbook_ms: Option<f64>,
+    pub window_aware_ms: Option<f64>,
+    pub window_deviation_pct: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -115,6 +126,8 @@ pub struct WireInfo {
     pub packets: Option<u64>,
     pub bytes: Option<u64>,
     pub payload_bytes: Option<u64>,
+    /// First SYN → last byte of the last response, on the wire.
+    pub page_load_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -248,6 +261,9 @@ const METRICS: &[Metric] = &[
     Metric { name: "bytes on the wire", unit: "B", get: |s| s.wire.as_ref()?.bytes.map(|v| v as f64) },
     Metric { name: "connections opened by the client", unit: "", get: |s| s.connections_opened.map(|v| v as f64) },
     Metric { name: "time", unit: "ms", get: |s| s.total_ms },
+    Metric { name: "page load on the wire", unit: "ms", get: |s| s.wire.as_ref()?.page_load_ms },
+    Metric { name: "model: textbook (Kurose & Ross)", unit: "ms", get: |s| s.model.as_ref()?.textbook_ms },
+    Metric { name: "model: with TCP slow start", unit: "ms", get: |s| s.model.as_ref()?.window_aware_ms },
     Metric { name: "latency p50", unit: "ms", get: |s| s.p50_ms() },
     Metric { name: "latency p95", unit: "ms", get: |s| s.latency.as_ref().or(s.rtt.as_ref()).and_then(|d| d.p95_ms) },
     Metric { name: "viewer requests", unit: "", get: |s| s.viewer_requests.map(|v| v as f64) },
