@@ -1,5 +1,5 @@
 # wirelab — one command for each job. Every target installs what it needs first.
-#   make demo    set up, build, and run scenarios/persistent-vs-non-persistent.toml (the main demo)
+#   make demo    set up, build, and run scenarios/persistent-vs-non-persistent.toml (the main demo, over a 20 ms link)
 #   make test    set up, build, and run the whole test suite (what CI runs)
 #   make bench   analyzer speed and memory beside tshark and tcpdump on a 1M-packet capture
 #   make bench-servers   serve ws beside Node's ws and Python's websockets; serve http beside nginx
@@ -50,7 +50,7 @@ build: setup
 	@echo "==> built $(BIN)"
 
 demo: build
-	@echo; echo "==> wirelab run-scenario scenarios/persistent-vs-non-persistent.toml   (captures on lo: needs root)"
+	@echo; echo "==> wirelab run-scenario scenarios/persistent-vs-non-persistent.toml   (a 20 ms emulated link and a live capture: needs root)"
 	@$(SUDO) $(BIN) run-scenario scenarios/persistent-vs-non-persistent.toml
 	@echo; echo "Next: $(BIN) analyze <the capture above> --packets | less   ·   wirelab --help"
 
