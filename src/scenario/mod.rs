@@ -165,7 +165,8 @@ pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Outcome, RunError> {
     }
     opts.interrupt.test_pause("check");
     let interrupted = done.interrupted || opts.interrupt.is_set();
-    let mut report = RunReport { plan, network, recorded, analysis, steps: done.outcomes, checked: vec![], lesson: None, interrupted, ok: false };
+    let analysis_doc = output::analysis_doc(analysis.as_ref(), recorded.as_ref());
+    let mut report = RunReport { plan, network, recorded, analysis, analysis_doc, steps: done.outcomes, checked: vec![], lesson: None, interrupted, ok: false };
     report.checked = check(plan, &report);
     report.lesson = compare::compared(&report.steps).and_then(|c| compare::lesson(&c));
     for e in &server_errors {

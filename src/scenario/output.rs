@@ -25,11 +25,22 @@ pub struct RunReport<'a> {
     pub network: String,
     pub recorded: Option<Recorded>,
     pub analysis: Option<Analysis>,
+    /// The `analyze --json` document of the capture (null without one), made once for both
+    /// the expectations and summary.json.
+    pub analysis_doc: Value,
     pub steps: Vec<StepOutcome>,
     pub checked: Vec<Checked>,
     pub lesson: Option<String>,
     pub interrupted: bool,
     pub ok: bool,
+}
+
+/// The `analyze --json` document of a run's capture (null without one).
+pub fn analysis_doc(analysis: Option<&Analysis>, recorded: Option<&Recorded>) -> Value {
+    match (analysis, recorded) {
+        (Some(a), Some(r)) => serde_json::to_value(crate::analysis::Report::new(&r.file.display().to_string(), &a.summary)).unwrap_or(Value::Null),
+        _ => Value::Null,
+    }
 }
 
 /// The steps as a map from label to outcome, in the plan's order.
@@ -56,7 +67,7 @@ struct ScenarioInfo<'a> {
 struct SummaryDoc<'a> {
     scenario: ScenarioInfo<'a>,
     capture: Option<&'a Recorded>,
-    analysis: Value,
+    analysis: &'a Value,
     steps: Steps<'a>,
     drops: u64,
     expectations: &'a [Checked],
@@ -70,19 +81,11 @@ impl RunReport<'_> {
         self.recorded.as_ref().map_or(0, Recorded::drops)
     }
 
-    /// The `analyze --json` document of the capture (null without one).
-    pub fn analysis_json(&self) -> Value {
-        match (&self.analysis, &self.recorded) {
-            (Some(a), Some(r)) => serde_json::to_value(crate::analysis::Report::new(&r.file.display().to_string(), &a.summary)).unwrap_or(Value::Null),
-            _ => Value::Null,
-        }
-    }
-
     /// What expectations are checked against: the analysis, `steps` and `drops`.
     pub fn expectation_doc(&self) -> Value {
-        let mut doc = match self.analysis_json() {
+        let mut doc = match &self.analysis_doc {
             Value::Null => serde_json::json!({}),
-            v => v,
+            v => v.clone(),
         };
         doc["steps"] = serde_json::to_value(Steps(&self.steps)).unwrap_or(Value::Null);
         doc["drops"] = Value::from(self.drops());
@@ -93,7 +96,7 @@ impl RunReport<'_> {
         let doc = SummaryDoc {
             scenario: ScenarioInfo { name: &self.plan.name, file: self.plan.file.display().to_string(), description: &self.plan.description, network: &self.network },
             capture: self.recorded.as_ref(),
-            analysis: self.analysis_json(),
+            analysis: &self.analysis_doc,
             steps: Steps(&self.steps),
             drops: self.drops(),
             expectations: &self.checked,
