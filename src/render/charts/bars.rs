@@ -4,7 +4,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{bold, clip_middle, color, font, frame, legend_row, si, Drawn, Ez, Swatch, GRID};
+use super::{bold, clip_middle, color, font, frame, legend_row, si, Drawn, Ez, Swatch};
 
 /// One panel: bars per group, one bar per series (side by side, or stacked).
 #[derive(Debug, Clone, Default)]
@@ -55,11 +55,9 @@ pub(super) fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &GroupB
             .y_label_area_size(80)
             .build_cartesian_2d(-0.5f64..(ng as f64 - 0.5), 0f64..y_max)
             .e()?;
-        chart
-            .configure_mesh()
+        let mut mesh = chart.configure_mesh();
+        super::axes(&mut mesh)
             .disable_x_mesh()
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(GRID)
             .x_labels(ng + 1)
             .x_label_formatter(&|v| {
                 let r = v.round();
@@ -71,7 +69,6 @@ pub(super) fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &GroupB
             .y_label_formatter(&|v| si(*v))
             .y_desc(p.y_desc.clone())
             .y_labels(6)
-            .label_style(font(15))
             .axis_desc_style(font(16))
             .draw()
             .e()?;

@@ -3,7 +3,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{color, font, frame, legend_row, si, Drawn, Ez, Swatch, GRID};
+use super::{color, font, frame, legend_row, si, Drawn, Ez, Swatch};
 
 /// One distribution as (value, cumulative fraction) points, ascending.
 #[derive(Debug, Clone, Default)]
@@ -51,16 +51,12 @@ pub(super) fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &CdfDat
         .y_label_area_size(80)
         .build_cartesian_2d(0f64..x_max, 0f64..1.02f64)
         .e()?;
-    chart
-        .configure_mesh()
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(GRID)
+    let mut mesh = chart.configure_mesh();
+    super::axes(&mut mesh)
         .x_desc(d.x_desc.clone())
         .y_desc("fraction of samples ≤ x")
         .x_label_formatter(&|v| si(*v))
         .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))
-        .label_style(font(15))
-        .axis_desc_style(font(17))
         .draw()
         .e()?;
     for (i, s) in d.series.iter().enumerate() {

@@ -3,7 +3,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{color, font, frame, legend_row, si, Drawn, Ez, Swatch, GRID};
+use super::{color, frame, legend_row, si, Drawn, Ez, Swatch};
 
 /// One protocol's counts per interval.
 #[derive(Debug, Clone, Default)]
@@ -74,14 +74,7 @@ pub(super) fn draw_io<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &IoD
             .e()?;
         let y_desc = if bytes { format!("bytes per {per}") } else { format!("packets per {per}") };
         let mut mesh = chart.configure_mesh();
-        mesh.light_line_style(TRANSPARENT)
-            .bold_line_style(GRID)
-            .y_desc(y_desc)
-            .y_label_formatter(&|v| si(*v))
-            .x_label_formatter(&|v| si(*v))
-            .label_style(font(15))
-            .axis_desc_style(font(17))
-            .y_labels(5);
+        super::axes(&mut mesh).y_desc(y_desc).y_label_formatter(&|v| si(*v)).x_label_formatter(&|v| si(*v)).y_labels(5);
         if bytes {
             mesh.x_desc("time since capture start (s)");
         }
@@ -127,16 +120,12 @@ pub(super) fn draw_tseq<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &T
         .y_label_area_size(100)
         .build_cartesian_2d(x0..x1, 0f64..y_max)
         .e()?;
-    chart
-        .configure_mesh()
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(GRID)
+    let mut mesh = chart.configure_mesh();
+    super::axes(&mut mesh)
         .x_desc("time since capture start (ms)")
         .y_desc("relative sequence number (bytes)")
         .x_label_formatter(&|v| si(*v))
         .y_label_formatter(&|v| si(*v))
-        .label_style(font(15))
-        .axis_desc_style(font(17))
         .draw()
         .e()?;
     let ack_c = color(2);

@@ -4,7 +4,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{color, font, frame, legend_row, si, Drawn, Ez, Swatch, GRID};
+use super::{color, frame, legend_row, si, Drawn, Ez, Swatch};
 
 /// One line: its points, ascending in x.
 #[derive(Debug, Clone, Default)]
@@ -49,16 +49,12 @@ pub(super) fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &LineDa
         .y_label_area_size(90)
         .build_cartesian_2d(x0..x1, 0f64..y1)
         .e()?;
-    chart
-        .configure_mesh()
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(GRID)
+    let mut mesh = chart.configure_mesh();
+    super::axes(&mut mesh)
         .x_desc(d.x_desc.clone())
         .y_desc(d.y_desc.clone())
         .x_label_formatter(&|v| si(*v))
         .y_label_formatter(&|v| si(*v))
-        .label_style(font(15))
-        .axis_desc_style(font(17))
         .draw()
         .e()?;
     for s in &d.series {

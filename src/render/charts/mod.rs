@@ -22,6 +22,7 @@ pub use timeline::{ConnBar, TimelineData, WaterfallData, WaterfallRow};
 use std::path::Path;
 use std::sync::Once;
 
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -205,6 +206,13 @@ pub(crate) fn frame<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &s
         84
     };
     Ok(root.split_vertically(top).1)
+}
+
+/// The axes' house style, shared by every chart: no minor grid lines, a light major grid, 15 px
+/// tick labels and 17 px axis descriptions. A chart adds its descriptions and label formatters,
+/// and may set a size again after this (the later setting wins).
+pub(crate) fn axes<'m, 'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>) -> &'m mut MeshStyle<'a, 'b, X, Y, DB> {
+    mesh.light_line_style(TRANSPARENT).bold_line_style(GRID).label_style(font(15)).axis_desc_style(font(17))
 }
 
 /// How a legend entry is drawn.

@@ -3,7 +3,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{clip, color, font, frame, legend_row, Drawn, Ez, Swatch, GRID};
+use super::{clip, color, font, frame, legend_row, Drawn, Ez, Swatch};
 
 /// One TCP connection's life, in milliseconds since the capture began.
 #[derive(Debug, Clone, Default)]
@@ -131,11 +131,9 @@ fn gantt<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, note: &
         .y_label_area_size(label_w)
         .build_cartesian_2d(x_min..x_max, -0.6f64..(n as f64 - 0.4))
         .e()?;
-    chart
-        .configure_mesh()
+    let mut mesh = chart.configure_mesh();
+    super::axes(&mut mesh)
         .disable_y_mesh()
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(GRID)
         .x_desc(if cuts.is_empty() { "time since capture start (ms)" } else { "time since capture start (ms) — idle pauses cut short at the dashed lines" })
         .x_label_formatter(&|v| super::si((unsqueeze(&cuts, *v) * 10.0).round() / 10.0))
         .y_labels(n.min(60))
@@ -148,7 +146,6 @@ fn gantt<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, note: &
         })
         .label_style(font(label_size))
         .x_label_style(font(15))
-        .axis_desc_style(font(17))
         .draw()
         .e()?;
     let y = |row: usize| (n - 1 - row) as f64;
