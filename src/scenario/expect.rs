@@ -144,11 +144,6 @@ impl Schema {
         Schema { doc }
     }
 
-    /// The document expectations are checked against.
-    pub fn doc(&self) -> &Value {
-        &self.doc
-    }
-
     /// Ok if `path` names a value in the schema; otherwise says what the nearest paths are.
     pub fn validate(&self, path: &str) -> Result<(), String> {
         let mut v = &self.doc;

@@ -20,18 +20,8 @@ impl Interrupt {
         Ok(Interrupt(flag))
     }
 
-    /// A flag no signal sets (tests, library callers with their own handling).
-    pub fn never() -> Interrupt {
-        Interrupt::default()
-    }
-
     pub fn is_set(&self) -> bool {
         self.0.load(Ordering::Relaxed)
-    }
-
-    /// Sets the flag, as SIGINT does.
-    pub fn set(&self) {
-        self.0.store(true, Ordering::Relaxed)
     }
 
     /// Resolves once the flag is set.

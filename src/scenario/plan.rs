@@ -34,16 +34,6 @@ pub enum ServerSetup {
     Danmaku,
 }
 
-impl ServerSetup {
-    pub fn kind(&self) -> ServerKind {
-        match self {
-            ServerSetup::Http { .. } => ServerKind::Http,
-            ServerSetup::Ws => ServerKind::Ws,
-            ServerSetup::Danmaku => ServerKind::Danmaku,
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct ServerPlan {
     pub name: String,
