@@ -83,11 +83,21 @@ pub trait Observer {
     fn progress(&mut self, _position: u64, _packets: u64) -> Observed {
         CONTINUE
     }
+    /// Whether [`Observer::packet`] does anything. An observer that says no hears no packets,
+    /// and lets the pass decode frames on a second thread while this one tracks connections
+    /// and parses messages; everything else it hears is the same, in the same order.
+    fn wants_packets(&self) -> bool {
+        true
+    }
 }
 
 /// An observer that ignores everything.
 pub struct NoObserver;
-impl Observer for NoObserver {}
+impl Observer for NoObserver {
+    fn wants_packets(&self) -> bool {
+        false
+    }
+}
 
 impl<O: Observer + ?Sized> Observer for &mut O {
     fn packet(&mut self, f: &Frame<'_>, d: &Decoded<'_>, t: Option<&PacketInfo>, a: PacketApp<'_>) -> Observed {
@@ -110,6 +120,9 @@ impl<O: Observer + ?Sized> Observer for &mut O {
     }
     fn progress(&mut self, p: u64, n: u64) -> Observed {
         (**self).progress(p, n)
+    }
+    fn wants_packets(&self) -> bool {
+        (**self).wants_packets()
     }
 }
 
@@ -135,6 +148,9 @@ impl<O: Observer> Observer for Option<O> {
     }
     fn progress(&mut self, p: u64, n: u64) -> Observed {
         self.as_mut().map_or(CONTINUE, |o| o.progress(p, n))
+    }
+    fn wants_packets(&self) -> bool {
+        self.as_ref().is_some_and(|o| o.wants_packets())
     }
 }
 
@@ -171,6 +187,10 @@ macro_rules! tuple_observer {
             fn progress(&mut self, p: u64, n: u64) -> Observed {
                 let ($($name,)+) = self;
                 fan([$($name.progress(p, n)?),+])
+            }
+            fn wants_packets(&self) -> bool {
+                let ($($name,)+) = self;
+                false $(|| $name.wants_packets())+
             }
         }
     };
