@@ -59,21 +59,36 @@ impl Observer for Log {
     }
 }
 
+/// A capture as bytes in memory (read through a buffer, so the pipeline copies payloads), or
+/// as a file (memory-mapped, so the pipeline reads payloads where they lie in the mapping).
+#[derive(Clone, Copy)]
+enum Input<'a> {
+    Bytes(&'a [u8]),
+    File(&'a Path),
+}
+
 /// The summary as JSON (plus whether it stopped), the records, or the error, of one pass.
-fn pass(bytes: &[u8], threads: usize, stop_after: Option<usize>) -> Result<(String, bool, Vec<String>), String> {
-    let reader = match CaptureReader::new(bytes) {
-        Ok(r) => r,
-        Err(e) => return Err(format!("not a capture: {e}")),
-    };
+fn pass(input: Input<'_>, threads: usize, stop_after: Option<usize>) -> Result<(String, bool, Vec<String>), String> {
     let mut log = Log { stop_after, ..Default::default() };
     let opts = Options { threads, ..Default::default() };
-    let s = analysis::analyze_with(reader, &mut log, &opts).map_err(|e| e.to_string())?;
+    let s = match input {
+        Input::Bytes(b) => {
+            let reader = CaptureReader::new(b).map_err(|e| format!("not a capture: {e}"))?;
+            analysis::analyze_with(reader, &mut log, &opts)
+        }
+        Input::File(p) => {
+            let reader = CaptureReader::open_file(std::fs::File::open(p).unwrap()).map_err(|e| format!("not a capture: {e}"))?;
+            assert!(reader.mapped().is_some(), "{} is read from a mapping", p.display());
+            analysis::analyze_with(reader, &mut log, &opts)
+        }
+    };
+    let s = s.map_err(|e| e.to_string())?;
     Ok((serde_json::to_string(&Report::new("f", &s)).unwrap(), s.stopped, log.records))
 }
 
-fn same_both_ways(name: &str, bytes: &[u8], stop_after: Option<usize>) -> usize {
-    let one = pass(bytes, 1, stop_after);
-    let two = pass(bytes, 2, stop_after);
+fn same_both_ways(name: &str, input: Input<'_>, stop_after: Option<usize>) -> usize {
+    let one = pass(input, 1, stop_after);
+    let two = pass(input, 2, stop_after);
     match (&one, &two) {
         (Ok((s1, st1, r1)), Ok((s2, st2, r2))) => {
             assert_eq!(st1, st2, "{name}: stopped");
@@ -116,7 +131,7 @@ fn every_test_capture_gives_the_same_results_on_one_and_two_threads() {
     assert!(files.len() >= 90, "only {} captures found", files.len());
     let mut records = 0;
     for p in &files {
-        records += same_both_ways(&p.display().to_string(), &std::fs::read(p).unwrap(), None);
+        records += same_both_ways(&p.display().to_string(), Input::File(p), None);
     }
     assert!(records > 10_000, "the captures produced only {records} records: the comparison would be weak");
 }
@@ -125,11 +140,12 @@ fn every_test_capture_gives_the_same_results_on_one_and_two_threads() {
 fn a_stop_lands_on_the_same_frame_on_one_and_two_threads() {
     for name in ["http-pipelined.pcap", "ws-echo.pcap", "curl-nginx-keepalive.pcapng"] {
         let bytes = std::fs::read(fixtures().join(name)).unwrap();
-        let (_, _, all) = pass(&bytes, 1, None).unwrap();
+        let bytes = Input::Bytes(&bytes);
+        let (_, _, all) = pass(bytes, 1, None).unwrap();
         assert!(all.len() >= 6, "{name}: {} records", all.len());
         for stop in [1, 2, all.len() / 2, all.len() - 1] {
-            same_both_ways(&format!("{name} stopped after {stop} records"), &bytes, Some(stop));
-            let (_, stopped, r) = pass(&bytes, 2, Some(stop)).unwrap();
+            same_both_ways(&format!("{name} stopped after {stop} records"), bytes, Some(stop));
+            let (_, stopped, r) = pass(bytes, 2, Some(stop)).unwrap();
             assert!(stopped && r.len() == stop, "{name}: stop after {stop}: stopped {stopped}, {} records", r.len());
         }
     }
@@ -145,7 +161,7 @@ fn damaged_captures_give_the_same_results_on_one_and_two_threads() {
     let mid = garbage.len() / 2;
     garbage[mid..mid + 64].fill(0xff);
     for (what, b) in [("cut", bytes[..bytes.len() * 2 / 3].to_vec()), ("huge record length", huge_len), ("garbage", garbage), ("header only", bytes[..24].to_vec()), ("empty", vec![])] {
-        same_both_ways(what, &b, None);
+        same_both_ways(what, Input::Bytes(&b), None);
     }
 }
 
@@ -206,8 +222,15 @@ fn a_capture_of_many_batches_gives_the_same_results_on_one_and_two_threads() {
         }
         t_us += 100;
     }
-    let n = same_both_ways("generated", &cap, None);
+    let n = same_both_ways("generated, in memory", Input::Bytes(&cap), None);
     assert!(n > 10_000, "{n} records");
+    // Over 8 MiB as a file: the reader gives pages back while the other thread still reads.
+    assert!(cap.len() > 3 * (8 << 20), "{} bytes", cap.len());
+    let path = std::env::temp_dir().join(format!("wirelab-two-threads-{}.pcap", std::process::id()));
+    std::fs::write(&path, &cap).unwrap();
+    let m = same_both_ways("generated, mapped", Input::File(&path), None);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(m, n);
 }
 
 /// Frames the decode stage finds fault with: an IPv4 fragment of a length no fragment may have,

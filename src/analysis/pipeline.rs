@@ -1,5 +1,5 @@
-//! The two-thread pass: a thread reads and decodes frames into batches of [`Facts`] (their
-//! payload bytes copied in), while the caller's thread runs the stateful stages and the
+//! The two-thread pass: a thread reads and decodes frames into batches of [`Facts`] (payloads
+//! as ranges of the mapped file, or copied in when the input is not mapped), while the caller's thread runs the stateful stages and the
 //! observer over them in frame order, so the summary is the single-threaded pass's.
 //!
 //! Used when the observer looks at no packet ([`Observer::wants_packets`] is false). At most
@@ -8,12 +8,14 @@
 use std::io::Read;
 use std::net::SocketAddr;
 use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 
 use super::front::{self, Facts, FrameMeta, FrameProblem, Held};
 use super::pass::{Back, Gate};
 use super::{AnalysisError, Observer, Options, Summary};
-use crate::capture::reader::{CaptureReader, ReadError};
+use crate::capture::reader::{CaptureReader, Mapped, ReadError};
 use crate::decode::fragment::Reassembler;
 use crate::decode::tcp_options::TcpOptions;
 use crate::decode::{AnomalyKind, TcpSeg};
@@ -34,7 +36,13 @@ struct SegRec {
     window: u16,
     seg_len: u32,
     options: Range<usize>,
-    payload: Range<usize>,
+    payload: Bytes,
+}
+
+/// Where a payload's bytes are: in the mapped file (not copied), or copied into the batch.
+enum Bytes {
+    Mapped(Range<usize>),
+    Batch(Range<usize>),
 }
 
 /// One frame's [`Facts`], owned.
@@ -71,7 +79,7 @@ impl Batch {
         start..self.bytes.len()
     }
 
-    fn push(&mut self, f: &Facts<'_>, anomalies: &mut Vec<(AnomalyKind, String)>) {
+    fn push(&mut self, f: &Facts<'_>, anomalies: &mut Vec<(AnomalyKind, String)>, mapped: Option<&Mapped>) {
         let tcp = f.tcp.as_ref().map(|(src, dst, seg)| SegRec {
             src: *src,
             dst: *dst,
@@ -81,7 +89,11 @@ impl Batch {
             window: seg.window,
             seg_len: seg.seg_len,
             options: self.stash(seg.options.bytes()),
-            payload: self.stash(seg.payload),
+            payload: match mapped.and_then(|m| m.range_of(seg.payload)) {
+                Some(r) => Bytes::Mapped(r),
+                // Not in the file: a datagram rebuilt from fragments, or a buffered read.
+                None => Bytes::Batch(self.stash(seg.payload)),
+            },
         });
         let start = self.anomalies.len();
         self.anomalies.append(anomalies);
@@ -90,8 +102,8 @@ impl Batch {
         self.recs.push(Rec { meta: f.meta, end: 0, proto, problem, tcp, ip_len_exceeds_frame, quoted, anomalies });
     }
 
-    /// The facts of `r`, borrowing this batch's bytes.
-    fn facts(&self, r: &Rec) -> Facts<'_> {
+    /// The facts of `r`, borrowing this batch's bytes and the mapped file's.
+    fn facts<'a>(&'a self, r: &Rec, mapped: Option<&'a Mapped>) -> Facts<'a> {
         let tcp = r.tcp.as_ref().map(|s| {
             let seg = TcpSeg {
                 sport: s.src.port(),
@@ -102,7 +114,11 @@ impl Batch {
                 window: s.window,
                 options: TcpOptions::parse(&self.bytes[s.options.clone()]),
                 seg_len: s.seg_len,
-                payload: &self.bytes[s.payload.clone()],
+                payload: match (&s.payload, mapped) {
+                    (Bytes::Mapped(r), Some(m)) => &m.bytes()[r.clone()],
+                    (Bytes::Batch(r), _) => &self.bytes[r.clone()],
+                    (Bytes::Mapped(_), None) => unreachable!("mapped bytes come only from a mapped file"),
+                },
             };
             (s.src, s.dst, seg)
         });
@@ -116,6 +132,7 @@ type FrontEnd<R> = (CaptureReader<R>, Reassembler, Option<ReadError>);
 /// Reads and decodes every frame into batches until the input ends, fails, or the receiver
 /// hangs up (the observer stopped the pass).
 fn decode_all<R: Read>(mut reader: CaptureReader<R>, to_back: SyncSender<Batch>, spare: Receiver<Batch>) -> FrontEnd<R> {
+    let mapped = reader.mapped();
     let mut frags = Reassembler::default();
     let mut held = Held::default();
     loop {
@@ -126,7 +143,7 @@ fn decode_all<R: Read>(mut reader: CaptureReader<R>, to_back: SyncSender<Batch>,
             match reader.next_frame() {
                 Ok(Some(frame)) => {
                     let decoded = front::decode(&mut frags, &mut held, &frame);
-                    b.push(&Facts::of(&decoded, FrameMeta::of(&frame)), &mut frags.anomalies);
+                    b.push(&Facts::of(&decoded, FrameMeta::of(&frame)), &mut frags.anomalies, mapped.as_ref());
                 }
                 Ok(None) => {
                     done = Some(None);
@@ -151,7 +168,12 @@ fn decode_all<R: Read>(mut reader: CaptureReader<R>, to_back: SyncSender<Batch>,
 }
 
 /// The pass on two threads; see the module documentation.
-pub(crate) fn analyze<R: Read + Send, O: Observer + ?Sized>(reader: CaptureReader<R>, obs: &mut O, opts: &Options) -> Result<Summary, AnalysisError> {
+pub(crate) fn analyze<R: Read + Send, O: Observer + ?Sized>(mut reader: CaptureReader<R>, obs: &mut O, opts: &Options) -> Result<Summary, AnalysisError> {
+    // Payloads are read from the mapped file where the frames lie; the reader gives pages back
+    // to the kernel only below the frames this thread has finished.
+    let mapped = reader.mapped();
+    let done_below = Arc::new(AtomicUsize::new(0));
+    reader.limit_release(done_below.clone());
     std::thread::scope(|scope| {
         let (to_back, batches) = sync_channel::<Batch>(IN_FLIGHT);
         let (recycle, spare) = channel::<Batch>();
@@ -164,11 +186,14 @@ pub(crate) fn analyze<R: Read + Send, O: Observer + ?Sized>(reader: CaptureReade
         'batches: for batch in &batches {
             for r in &batch.recs {
                 let anomalies = batch.anomalies[r.anomalies.clone()].iter().cloned();
-                back.apply(&batch.facts(r), anomalies, &mut gate);
+                back.apply(&batch.facts(r, mapped.as_ref()), anomalies, &mut gate);
                 back.frame_done(r.end, &mut gate);
                 if gate.is_halted() {
                     break 'batches;
                 }
+            }
+            if let Some(last) = batch.recs.last() {
+                done_below.store(last.meta.offset as usize, Ordering::Release);
             }
             let _ = recycle.send(batch);
         }
