@@ -233,7 +233,10 @@ fn single<R: Read, O: Observer + ?Sized>(mut reader: CaptureReader<R>, obs: &mut
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capture::reader::Frame;
     use crate::decode::Decoded;
+    use crate::proto::http::Transaction;
+    use crate::tcp::PacketInfo;
 
     fn fixture(name: &str) -> CaptureReader<std::fs::File> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
