@@ -1,5 +1,6 @@
 //! The two-thread pass (frames decoded on a second thread) gives exactly what the
-//! single-threaded pass gives: the same summary, and the same stream events, transactions,
+//! single-threaded pass gives: the same summary, and the same frames as the counts saw them
+//! (with the tracker's reading and the application notes), stream events, transactions,
 //! WebSocket frames and messages, connection rows and progress reports, in the same order.
 //! Checked on every test capture and the whole shared corpus, on a generated capture of many
 //! connections and batches, when the observer stops the pass, and on damaged captures.
@@ -10,7 +11,7 @@ use common::*;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
-use wirelab::analysis::{self, Flow, Observed, Observer, Options, Report};
+use wirelab::analysis::{self, Flow, Observed, Observer, Options, Report, Seen};
 use wirelab::capture::CaptureReader;
 use wirelab::proto::http::Transaction;
 use wirelab::proto::websocket::{WsFrame, WsMessage};
@@ -34,6 +35,9 @@ impl Log {
 }
 
 impl Observer for Log {
+    fn seen(&mut self, s: &Seen<'_>) -> Observed {
+        self.note(format!("{s:?}"))
+    }
     fn stream(&mut self, e: &StreamEvent<'_>) -> Observed {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         format!("{e:?}").hash(&mut h);

@@ -7,6 +7,9 @@ use std::net::SocketAddr;
 use crate::capture::reader::Frame;
 use crate::decode::fragment::Reassembler;
 use crate::decode::{self, Decoded, Net, Problem, TcpSeg, Transport};
+use crate::tcp::PacketInfo;
+
+use super::{PacketApp, Seen, SeenTcp};
 
 /// Where a frame is, and what it measured: the part of [`Frame`] the counts need.
 #[derive(Debug, Clone, Copy)]
@@ -81,6 +84,18 @@ impl<'a> Facts<'a> {
             }
         }
         f
+    }
+}
+
+impl Facts<'_> {
+    /// The frame as [`super::Observer::seen`] tells it, with the tracker's reading `info`.
+    pub fn seen<'n>(&self, info: Option<PacketInfo>, app: PacketApp<'n>) -> Seen<'n> {
+        let m = &self.meta;
+        let tcp = match (&self.tcp, info) {
+            (Some((src, dst, seg)), Some(info)) => Some(SeenTcp { src: *src, dst: *dst, flags: seg.flags, len: seg.seg_len, info }),
+            _ => None,
+        };
+        Seen { number: m.number, ts_ns: m.ts_ns, orig_len: m.orig_len, family: self.proto, tcp, app }
     }
 }
 

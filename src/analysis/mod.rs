@@ -18,7 +18,7 @@ mod pipeline;
 use crate::capture::reader::{CaptureReader, Damage, Format, ReadError};
 use crate::decode::fragment::Reassembler;
 use crate::decode::AnomalyKind;
-use crate::tcp::Conn;
+use crate::tcp::{Conn, PacketInfo};
 use front::{Facts, FrameMeta, Held};
 use pass::{Back, Gate};
 pub use app::{AppNote, Dist, HttpSummary, TunnelCount, WsSummary};
@@ -31,6 +31,34 @@ pub struct PacketApp<'a> {
     pub notes: &'a [AppNote],
     /// The packet carried part of a message that is not complete yet.
     pub partial: bool,
+}
+
+/// One frame as the counts saw it: what per-packet charts and tables need, told through
+/// [`Observer::seen`] by the single-threaded and the two-thread pass alike.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen<'a> {
+    /// 1-based frame number.
+    pub number: u64,
+    pub ts_ns: i128,
+    /// Length on the wire.
+    pub orig_len: u32,
+    /// Protocol family, as counted in `capture.protocols` (`tcp`, `udp`, `icmp`, `arp`, …).
+    pub family: &'static str,
+    pub tcp: Option<SeenTcp>,
+    /// What the application layer made of it (notes only when [`Options::no_packet_notes`] is off).
+    pub app: PacketApp<'a>,
+}
+
+/// A TCP segment's part of [`Seen`].
+#[derive(Debug, Clone, Copy)]
+pub struct SeenTcp {
+    pub src: std::net::SocketAddr,
+    pub dst: std::net::SocketAddr,
+    pub flags: u8,
+    /// Segment length (Wireshark's `tcp.len`).
+    pub len: u32,
+    /// The tracker's reading: stream, relative numbers, analysis flags.
+    pub info: PacketInfo,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -205,9 +233,7 @@ pub fn analyze<R: Read + Send>(reader: CaptureReader<R>, obs: &mut impl Observer
 /// WebSocket ([`pipeline`]); the summary and everything the observer hears are the same.
 pub fn analyze_with<R: Read + Send, O: Observer + ?Sized>(reader: CaptureReader<R>, obs: &mut O, opts: &Options) -> Result<Summary, AnalysisError> {
     if opts.threads() >= 2 && !obs.wants_packets() {
-        // Nobody reads the per-packet notes.
-        let opts = Options { no_packet_notes: true, ..opts.clone() };
-        return pipeline::analyze(reader, obs, &opts);
+        return pipeline::analyze(reader, obs, opts);
     }
     single(reader, obs, opts)
 }
@@ -219,9 +245,12 @@ fn single<R: Read, O: Observer + ?Sized>(mut reader: CaptureReader<R>, obs: &mut
     let mut gate = Gate::new(obs);
     while let Some(frame) = reader.next_frame()? {
         let decoded = front::decode(&mut frags, &mut held, &frame);
-        let info = back.apply(&Facts::of(&decoded, FrameMeta::of(&frame)), frags.anomalies.drain(..), &mut gate);
+        let facts = Facts::of(&decoded, FrameMeta::of(&frame));
+        let info = back.apply(&facts, frags.anomalies.drain(..), &mut gate);
         let (notes, partial) = back.app.take_packet_notes();
-        gate.tell(|o| o.packet(&frame, &decoded, info.as_ref(), PacketApp { notes: &notes, partial }));
+        let app = PacketApp { notes: &notes, partial };
+        gate.tell(|o| o.seen(&facts.seen(info, app)));
+        gate.tell(|o| o.packet(&frame, &decoded, info.as_ref(), app));
         back.frame_done(reader.position(), &mut gate);
         if gate.is_halted() {
             break;

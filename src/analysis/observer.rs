@@ -12,7 +12,7 @@ use crate::proto::http::Transaction;
 use crate::proto::websocket::{WsFrame, WsMessage};
 use crate::tcp::{Conn, PacketInfo, StreamEvent};
 
-use super::PacketApp;
+use super::{PacketApp, Seen};
 
 /// An observer's answer: carry on, or stop the pass here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +57,13 @@ pub const CONTINUE: Observed = Ok(Flow::Continue);
 /// Receives packets, stream events and application records during analysis.
 /// Every method defaults to [`CONTINUE`].
 pub trait Observer {
+    /// Every frame as the counts saw it (protocol family, the TCP tracker's reading, the
+    /// application notes), in both the single-threaded and the two-thread pass.
+    fn seen(&mut self, _s: &Seen<'_>) -> Observed {
+        CONTINUE
+    }
+    /// Every frame with its decoding; only in the single-threaded pass, which any observer
+    /// whose [`Observer::wants_packets`] is true gets.
     fn packet(&mut self, _frame: &Frame<'_>, _decoded: &Decoded<'_>, _tcp: Option<&PacketInfo>, _app: PacketApp<'_>) -> Observed {
         CONTINUE
     }
@@ -100,6 +107,9 @@ impl Observer for NoObserver {
 }
 
 impl<O: Observer + ?Sized> Observer for &mut O {
+    fn seen(&mut self, s: &Seen<'_>) -> Observed {
+        (**self).seen(s)
+    }
     fn packet(&mut self, f: &Frame<'_>, d: &Decoded<'_>, t: Option<&PacketInfo>, a: PacketApp<'_>) -> Observed {
         (**self).packet(f, d, t, a)
     }
@@ -128,6 +138,9 @@ impl<O: Observer + ?Sized> Observer for &mut O {
 
 /// An absent observer continues.
 impl<O: Observer> Observer for Option<O> {
+    fn seen(&mut self, s: &Seen<'_>) -> Observed {
+        self.as_mut().map_or(CONTINUE, |o| o.seen(s))
+    }
     fn packet(&mut self, f: &Frame<'_>, d: &Decoded<'_>, t: Option<&PacketInfo>, a: PacketApp<'_>) -> Observed {
         self.as_mut().map_or(CONTINUE, |o| o.packet(f, d, t, a))
     }
@@ -160,6 +173,10 @@ macro_rules! tuple_observer {
     ($($name:ident)+) => {
         #[allow(non_snake_case)]
         impl<$($name: Observer),+> Observer for ($($name,)+) {
+            fn seen(&mut self, s: &Seen<'_>) -> Observed {
+                let ($($name,)+) = self;
+                fan([$($name.seen(s)?),+])
+            }
             fn packet(&mut self, f: &Frame<'_>, d: &Decoded<'_>, t: Option<&PacketInfo>, a: PacketApp<'_>) -> Observed {
                 let ($($name,)+) = self;
                 fan([$($name.packet(f, d, t, a)?),+])
