@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use crate::capture::reader::Frame;
 use crate::decode::fragment::Reassembler;
-use crate::decode::{self, Decoded, Net, Problem, TcpSeg, Transport};
+use crate::decode::{self, Carried, Decoded, Net, Problem, TcpSeg, Transport};
 use crate::tcp::PacketInfo;
 
 use super::{PacketApp, Seen, SeenTcp};
@@ -44,6 +44,8 @@ pub(crate) struct Facts<'a> {
     pub meta: FrameMeta,
     /// Its protocol family, as counted in `capture.protocols`.
     pub proto: &'static str,
+    /// The innermost protocol decoded (for a Protocol column).
+    pub carried: Carried,
     pub problem: Option<FrameProblem>,
     /// A TCP segment: (source, destination, segment).
     pub tcp: Option<(SocketAddr, SocketAddr, TcpSeg<'a>)>,
@@ -55,7 +57,7 @@ pub(crate) struct Facts<'a> {
 
 impl<'a> Facts<'a> {
     pub fn of(d: &Decoded<'a>, meta: FrameMeta) -> Self {
-        let mut f = Facts { meta, proto: "other_ip", problem: None, tcp: None, ip_len_exceeds_frame: false, quoted: None };
+        let mut f = Facts { meta, proto: "other_ip", carried: d.carried(), problem: None, tcp: None, ip_len_exceeds_frame: false, quoted: None };
         match d.net {
             Ok(Net::Ip { src, dst, transport }) => match transport {
                 Transport::Tcp(seg) => {
@@ -87,15 +89,18 @@ impl<'a> Facts<'a> {
     }
 }
 
-impl Facts<'_> {
+impl<'a> Facts<'a> {
     /// The frame as [`super::Observer::seen`] tells it, with the tracker's reading `info`.
-    pub fn seen<'n>(&self, info: Option<PacketInfo>, app: PacketApp<'n>) -> Seen<'n> {
+    pub fn seen<'s>(&self, info: Option<PacketInfo>, app: PacketApp<'s>) -> Seen<'s>
+    where
+        'a: 's,
+    {
         let m = &self.meta;
         let tcp = match (&self.tcp, info) {
-            (Some((src, dst, seg)), Some(info)) => Some(SeenTcp { src: *src, dst: *dst, flags: seg.flags, len: seg.seg_len, info }),
+            (Some((src, dst, seg)), Some(info)) => Some(SeenTcp { src: *src, dst: *dst, seg: *seg, info }),
             _ => None,
         };
-        Seen { number: m.number, ts_ns: m.ts_ns, orig_len: m.orig_len, family: self.proto, tcp, app }
+        Seen { number: m.number, ts_ns: m.ts_ns, orig_len: m.orig_len, family: self.proto, carried: self.carried, tcp, app }
     }
 }
 

@@ -44,19 +44,20 @@ pub struct Seen<'a> {
     pub orig_len: u32,
     /// Protocol family, as counted in `capture.protocols` (`tcp`, `udp`, `icmp`, `arp`, …).
     pub family: &'static str,
-    pub tcp: Option<SeenTcp>,
+    /// The innermost protocol decoded.
+    pub carried: crate::decode::Carried,
+    pub tcp: Option<SeenTcp<'a>>,
     /// What the application layer made of it (notes only when [`Options::no_packet_notes`] is off).
     pub app: PacketApp<'a>,
 }
 
 /// A TCP segment's part of [`Seen`].
 #[derive(Debug, Clone, Copy)]
-pub struct SeenTcp {
+pub struct SeenTcp<'a> {
     pub src: std::net::SocketAddr,
     pub dst: std::net::SocketAddr,
-    pub flags: u8,
-    /// Segment length (Wireshark's `tcp.len`).
-    pub len: u32,
+    /// The segment (ports, numbers, flags, options, length, payload).
+    pub seg: crate::decode::TcpSeg<'a>,
     /// The tracker's reading: stream, relative numbers, analysis flags.
     pub info: PacketInfo,
 }

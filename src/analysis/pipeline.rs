@@ -18,7 +18,7 @@ use super::{AnalysisError, Observer, Options, PacketApp, Summary};
 use crate::capture::reader::{CaptureReader, Mapped, ReadError};
 use crate::decode::fragment::Reassembler;
 use crate::decode::tcp_options::TcpOptions;
-use crate::decode::{AnomalyKind, TcpSeg};
+use crate::decode::{AnomalyKind, Carried, TcpSeg};
 
 /// Frames per batch, and the payload bytes that close a batch early.
 const BATCH_FRAMES: usize = 2048;
@@ -51,6 +51,7 @@ struct Rec {
     /// The reader's position after the frame (for progress).
     end: u64,
     proto: &'static str,
+    carried: Carried,
     problem: Option<FrameProblem>,
     tcp: Option<SegRec>,
     ip_len_exceeds_frame: bool,
@@ -98,8 +99,8 @@ impl Batch {
         let start = self.anomalies.len();
         self.anomalies.append(anomalies);
         let anomalies = start..self.anomalies.len();
-        let (proto, problem, quoted, ip_len_exceeds_frame) = (f.proto, f.problem, f.quoted, f.ip_len_exceeds_frame);
-        self.recs.push(Rec { meta: f.meta, end: 0, proto, problem, tcp, ip_len_exceeds_frame, quoted, anomalies });
+        let (proto, carried, problem, quoted, ip_len_exceeds_frame) = (f.proto, f.carried, f.problem, f.quoted, f.ip_len_exceeds_frame);
+        self.recs.push(Rec { meta: f.meta, end: 0, proto, carried, problem, tcp, ip_len_exceeds_frame, quoted, anomalies });
     }
 
     /// The facts of `r`, borrowing this batch's bytes and the mapped file's.
@@ -122,7 +123,7 @@ impl Batch {
             };
             (s.src, s.dst, seg)
         });
-        Facts { meta: r.meta, proto: r.proto, problem: r.problem, tcp, ip_len_exceeds_frame: r.ip_len_exceeds_frame, quoted: r.quoted }
+        Facts { meta: r.meta, proto: r.proto, carried: r.carried, problem: r.problem, tcp, ip_len_exceeds_frame: r.ip_len_exceeds_frame, quoted: r.quoted }
     }
 }
 

@@ -115,6 +115,43 @@ pub struct Decoded<'a> {
     pub ip_len_exceeds_frame: bool,
 }
 
+/// The innermost protocol a frame was decoded to (a Protocol column names it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Carried {
+    Tcp,
+    Udp,
+    Icmp,
+    Icmpv6,
+    /// IP carrying another protocol, or a fragment.
+    Ipv4,
+    Ipv6,
+    Arp,
+    /// A link-layer frame of this ether type that is not IP or ARP.
+    Ether(u16),
+    /// A link type that is not decoded.
+    Link(u32),
+    Malformed,
+}
+
+impl Decoded<'_> {
+    pub fn carried(&self) -> Carried {
+        match self.net {
+            Ok(Net::Ip { src, transport, .. }) => match transport {
+                Transport::Tcp(_) | Transport::Broken(6) => Carried::Tcp,
+                Transport::Udp { .. } | Transport::Broken(_) => Carried::Udp,
+                Transport::Icmp { v6: true, .. } => Carried::Icmpv6,
+                Transport::Icmp { .. } => Carried::Icmp,
+                Transport::Other(_) | Transport::Fragment(_) if src.is_ipv6() => Carried::Ipv6,
+                Transport::Other(_) | Transport::Fragment(_) => Carried::Ipv4,
+            },
+            Ok(Net::Arp) => Carried::Arp,
+            Ok(Net::OtherEther(et)) => Carried::Ether(et),
+            Err(Problem::UnsupportedLinkType(lt)) => Carried::Link(lt),
+            Err(Problem::Malformed(_)) => Carried::Malformed,
+        }
+    }
+}
+
 /// Decodes one frame of `orig_len` bytes on the wire (of which `data` was captured).
 ///
 /// When an IP header claims more bytes than the frame has on the wire, the TCP segment is what
@@ -406,6 +443,24 @@ mod tests {
         let mut v = Vec::new();
         b.write(&mut v, payload).unwrap();
         v
+    }
+
+    #[test]
+    fn carried_names_the_innermost_protocol() {
+        let f = tcp_frame(b"");
+        assert_eq!(decode(linktype::ETHERNET, &f).carried(), Carried::Tcp);
+        let mut other = f.clone();
+        other[14 + 9] = 97;
+        assert_eq!(decode(linktype::ETHERNET, &other).carried(), Carried::Ipv4);
+        let mut cut_udp = f.clone();
+        cut_udp[14 + 9] = 17;
+        cut_udp.truncate(14 + 20 + 4);
+        assert_eq!(decode(linktype::ETHERNET, &cut_udp).carried(), Carried::Udp);
+        let mut lldp = f.clone();
+        lldp[12..14].copy_from_slice(&[0x88, 0xcc]);
+        assert_eq!(decode(linktype::ETHERNET, &lldp).carried(), Carried::Ether(0x88cc));
+        assert_eq!(decode(linktype::ETHERNET, &[0; 5]).carried(), Carried::Malformed);
+        assert_eq!(decode(9999, &f).carried(), Carried::Link(9999));
     }
 
     #[test]
