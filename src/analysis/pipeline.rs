@@ -65,6 +65,9 @@ struct Batch {
     recs: Vec<Rec>,
     bytes: Vec<u8>,
     anomalies: Vec<(AnomalyKind, String)>,
+    /// Payload bytes the batch refers to, copied or mapped: the mapped pages stay resident
+    /// until the batch is done, so they count toward [`BATCH_BYTES`] too.
+    weight: usize,
 }
 
 impl Batch {
@@ -72,6 +75,7 @@ impl Batch {
         self.recs.clear();
         self.bytes.clear();
         self.anomalies.clear();
+        self.weight = 0;
     }
 
     fn stash(&mut self, b: &[u8]) -> Range<usize> {
@@ -81,6 +85,7 @@ impl Batch {
     }
 
     fn push(&mut self, f: &Facts<'_>, anomalies: &mut Vec<(AnomalyKind, String)>, mapped: Option<&Mapped>) {
+        self.weight += f.tcp.as_ref().map_or(0, |t| t.2.payload.len());
         let tcp = f.tcp.as_ref().map(|(src, dst, seg)| SegRec {
             src: *src,
             dst: *dst,
@@ -140,7 +145,7 @@ fn decode_all<R: Read>(mut reader: CaptureReader<R>, to_back: SyncSender<Batch>,
         let mut b = spare.try_recv().unwrap_or_default();
         b.clear();
         let mut done = None;
-        while b.recs.len() < BATCH_FRAMES && b.bytes.len() < BATCH_BYTES {
+        while b.recs.len() < BATCH_FRAMES && b.weight < BATCH_BYTES {
             match reader.next_frame() {
                 Ok(Some(frame)) => {
                     let decoded = front::decode(&mut frags, &mut held, &frame);
