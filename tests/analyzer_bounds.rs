@@ -162,3 +162,31 @@ fn follow_and_json_beyond_the_rows_the_summary_keeps() {
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("there is no stream"), "{out:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A bulk transfer of 600 MB in 60 KB segments, read by the two-thread pass: the pages the
+/// in-flight batches refer to are bounded, so memory stays flat whatever the file size.
+#[test]
+fn a_bulk_transfer_stays_in_bounded_memory_on_two_threads() {
+    let dir = synth::scratch("bulk-two-threads");
+    let path = dir.join("bulk.pcap");
+    let mut p = synth::Pcap::create(&path);
+    let (client, server) = (([10, 0, 0, 1], 40000), ([10, 0, 0, 2], 80));
+    p.frame(&synth::tcp_frame(client, server, 999, 0, synth::SYN, &[]), 100);
+    p.frame(&synth::tcp_frame(server, client, 4999, 1000, synth::SYN | synth::ACK, &[]), 100);
+    p.frame(&synth::tcp_frame(client, server, 1000, 5000, synth::ACK, &[]), 100);
+    // Segments as big as loopback's (GRO/TSO on a capture host gives the same).
+    let block = vec![b'x'; 60_000];
+    for i in 0..10_000u32 {
+        p.frame(&synth::tcp_frame(server, client, 5000 + i * 60_000, 1000, synth::ACK, &block), 100);
+    }
+    p.finish();
+    assert!(std::fs::metadata(&path).unwrap().len() > 600_000_000);
+    for threads in ["1", "2"] {
+        let (kib, out) = synth::peak_rss_kib(wirelab().args(["analyze", "--json", "-q", "-j", threads, path.to_str().unwrap()]));
+        assert!(out.status.success(), "{out:?}");
+        let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(j["tcp"]["payload_bytes"], 600_000_000u64);
+        assert!(kib < 120 * 1024, "-j {threads}: peak RSS {kib} KiB for a 600 MB bulk transfer");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
