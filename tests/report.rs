@@ -140,7 +140,59 @@ fn an_arbitrary_capture_gives_a_report_with_charts() {
     assert!(text.contains("4,631") || text.contains("4631"), "the packet count");
     let sha = String::from_utf8(Command::new("sha256sum").arg(corpus().join("example.pcap")).output().unwrap().stdout).unwrap();
     assert!(text.contains(sha.split_whitespace().next().unwrap()), "the capture's SHA-256");
-    assert!(out.join("packets.parquet").is_file(), "the tables are exported beside the report");
+    assert!(!out.join("packets.parquet").exists(), "a capture's report does not export the tables");
+    assert!(text.contains("wirelab analyze CAPTURE --export DIR"), "the report says how to get the full tables");
+    let _ = std::fs::remove_dir_all(out);
+}
+
+/// The charts (SVG) and tables of a report, without the capture's own metadata.
+fn charts_and_tables(html: &Path) -> String {
+    let text = std::fs::read_to_string(html).unwrap();
+    let charts = text.split("<section id=\"charts\">").nth(1).unwrap().split("</section>").next().unwrap().to_string();
+    let tables: Vec<&str> = text.split("<div class=\"scroll\">").skip(1).map(|t| t.split("</div>").next().unwrap()).collect();
+    format!("{charts}\n{}", tables.join("\n"))
+}
+
+/// One pass that keeps only what the report draws gives the same charts and tables as the
+/// report from every exported table (`analyze --export`) of the same capture.
+#[test]
+fn a_capture_and_its_exported_tables_give_the_same_charts() {
+    let out = tmp("same");
+    let captures = [
+        corpus().join("example.pcap"),
+        fixtures().join("http-curl-nginx.pcap"),
+        fixtures().join("http-pipelined.pcap"),
+        fixtures().join("curl-nginx-keepalive.pcapng"),
+        fixtures().join("curl-refused-and-reset.pcap"),
+        fixtures().join("ws-echo.pcap"),
+        fixtures().join("ws-echo-deflate.pcap"),
+        fixtures().join("vxlan-ipv4-fragments.pcap"),
+    ];
+    for (i, cap) in captures.iter().enumerate() {
+        let name = cap.file_name().unwrap().to_str().unwrap();
+        // The export folder carries the capture's name: the report names its run after it.
+        let tables = out.join(format!("t{i}")).join(name);
+        let o = run(&["analyze", "-q", cap.to_str().unwrap(), "--export", tables.to_str().unwrap()]);
+        assert!(o.status.success(), "{o:?}");
+        let (a, b) = (out.join(format!("a{i}")), out.join(format!("b{i}")));
+        for (input, dir) in [(cap.as_path(), &a), (tables.as_path(), &b)] {
+            let o = run(&["report", input.to_str().unwrap(), "--out", dir.to_str().unwrap()]);
+            assert!(o.status.success(), "{o:?}");
+        }
+        let (ra, rb) = (charts_and_tables(&a.join("report.html")), charts_and_tables(&b.join("report.html")));
+        assert!(ra.matches("<svg").count() >= 2, "{name}: charts drawn");
+        if ra != rb {
+            let at = ra.bytes().zip(rb.bytes()).position(|(x, y)| x != y).unwrap_or(ra.len().min(rb.len()));
+            panic!("{name}: the report from the capture and from its tables differ at byte {at}:\n{}\n---\n{}", &ra[at.saturating_sub(300)..(at + 300).min(ra.len())], &rb[at.saturating_sub(300)..(at + 300).min(rb.len())]);
+        }
+        // --stream picks the same connection either way.
+        let (sa, sb) = (out.join(format!("sa{i}")), out.join(format!("sb{i}")));
+        for (input, dir) in [(cap.as_path(), &sa), (tables.as_path(), &sb)] {
+            let o = run(&["report", input.to_str().unwrap(), "--out", dir.to_str().unwrap(), "--stream", "1"]);
+            assert!(o.status.success(), "{o:?}");
+        }
+        assert_eq!(charts_and_tables(&sa.join("report.html")), charts_and_tables(&sb.join("report.html")), "{name} --stream 1");
+    }
     let _ = std::fs::remove_dir_all(out);
 }
 
