@@ -76,6 +76,7 @@ fn collect(capture: &Path, stream: Option<u32>, hash: bool) -> Result<(ChartInpu
             let f = std::fs::File::open(capture).map_err(io(capture))?;
             let reader = crate::capture::CaptureReader::open_file(f).map_err(|e| err(e.to_string()))?;
             let mut c = Collector::new(stream);
+            // Notes: the Info column and the HTTP/WebSocket protocol of a packet come from them.
             let opts = analysis::Options { no_packet_notes: false, ..Default::default() };
             let s = analysis::analyze_with(reader, &mut c, &opts).map_err(|e| err(e.to_string()))?;
             c.finish(&s).map_err(tab("packets"))
@@ -140,16 +141,31 @@ fn load(input: &Path, stream: Option<u32>, hash: bool) -> Result<Run, ReportErro
     Ok(Run { name, info, capture, sha, input: data })
 }
 
+/// The file's SHA-256 in hex, read through a memory map (no copy of the page cache).
 fn sha256(path: &Path) -> Result<String, ReportError> {
-    let mut f = std::fs::File::open(path).map_err(io(path))?;
+    let f = std::fs::File::open(path).map_err(io(path))?;
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(io(path))?;
-        if n == 0 {
-            break;
+    let len = f.metadata().map_err(io(path))?.len();
+    // SAFETY: the map is read-only and dropped before this returns; a capture that is still
+    // being written only grows, and the length hashed is the one read above.
+    match (len > 0).then(|| unsafe { memmap2::MmapOptions::new().len(len as usize).map(&f) }) {
+        Some(Ok(map)) => {
+            let _ = map.advise(memmap2::Advice::Sequential);
+            for chunk in map.chunks(1 << 20) {
+                h.update(chunk);
+            }
         }
-        h.update(&buf[..n]);
+        _ => {
+            let mut f = f;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = f.read(&mut buf).map_err(io(path))?;
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+            }
+        }
     }
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
