@@ -151,8 +151,14 @@ fn sha256(path: &Path) -> Result<String, ReportError> {
     match (len > 0).then(|| unsafe { memmap2::MmapOptions::new().len(len as usize).map(&f) }) {
         Some(Ok(map)) => {
             let _ = map.advise(memmap2::Advice::Sequential);
-            for chunk in map.chunks(1 << 20) {
+            // Hashed 8 MiB at a time, each given back once hashed (as the capture reader does),
+            // so the resident set stays flat however big the capture.
+            const STEP: usize = 8 << 20;
+            for (i, chunk) in map.chunks(STEP).enumerate() {
                 h.update(chunk);
+                // SAFETY: the range was hashed and is never read again; on a read-only file
+                // mapping MADV_DONTNEED only drops the pages from this process.
+                let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, i * STEP, chunk.len()) };
             }
         }
         _ => {
