@@ -4,7 +4,9 @@
 //! points), plus a few bytes per connection (start time, handshake, requests carried), never
 //! with the number of packets.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use polars::prelude::*;
 
@@ -19,6 +21,41 @@ use crate::render::export::{connection_frame, http_frame, message_frame, PacketR
 use crate::render::packets;
 use crate::tcp::tracker::analysis as an;
 use crate::tcp::{Conn, PacketInfo};
+
+/// One TCP packet of an open connection, as the time-sequence graph may need it.
+#[derive(Debug, Clone, Copy)]
+struct Rec {
+    t: f64,
+    seq: u32,
+    ack: u32,
+    len: u32,
+    sport: Option<u16>,
+    retransmission: bool,
+}
+
+/// Packets of a connection recorded as they come (cheap) until [`RAW_PACKETS`]; then thinned.
+const RAW_PACKETS: usize = 4096;
+
+/// An open connection's time-sequence points: few packets kept as they are, or thinned.
+enum Open {
+    Raw(Vec<Rec>),
+    Thinned(TseqPoints),
+}
+
+impl Open {
+    fn points(self, stream: u32) -> TseqPoints {
+        match self {
+            Open::Thinned(p) => p,
+            Open::Raw(recs) => {
+                let mut p = TseqPoints::new(stream);
+                for r in recs {
+                    p.push(r.t, r.sport.map(u32::from), r.seq as f64, Some(r.ack as f64), r.len as f64, r.retransmission);
+                }
+                p
+            }
+        }
+    }
+}
 
 /// The busiest closed connection so far: its payload, stream and points.
 struct Best {
@@ -35,7 +72,7 @@ pub struct Collector {
     flow_wanted: Vec<u32>,
     flow_rows: PacketRows,
     flow_total: usize,
-    open: HashMap<u32, TseqPoints>,
+    open: HashMap<u32, Open>,
     best: Option<Best>,
     conns_head: BTreeMap<u32, Conn>,
     conns_total: usize,
@@ -67,15 +104,15 @@ impl Collector {
             flow_wanted: stream.into_iter().collect(),
             flow_rows: PacketRows::default(),
             flow_total: 0,
-            open: HashMap::new(),
+            open: HashMap::default(),
             best: None,
             conns_head: BTreeMap::new(),
             conns_total: 0,
             sums: ConnSums::default(),
-            starts: HashMap::new(),
+            starts: HashMap::default(),
             http_head: vec![],
             http_total: 0,
-            per_conn: HashMap::new(),
+            per_conn: HashMap::default(),
             exchanges: BTreeMap::new(),
             exchanges_kept: 0,
             waterfall: BTreeMap::new(),
@@ -107,10 +144,25 @@ impl Collector {
             Ok(Net::Ip { transport: Transport::Tcp(seg), .. }) => Some(seg),
             _ => None,
         };
-        let t = (f.ts_ns - t0) as f64 / 1e9;
-        let len = seg.map(|s| s.seg_len as f64).unwrap_or(0.0);
-        let points = self.open.entry(tcp.stream).or_insert_with(|| TseqPoints::new(tcp.stream));
-        points.push(t, seg.map(|s| s.sport as u32), tcp.rel_seq as f64, Some(tcp.rel_ack as f64), len, tcp.analysis & RETRANSMITTED != 0);
+        let rec = Rec {
+            t: (f.ts_ns - t0) as f64 / 1e9,
+            seq: tcp.rel_seq,
+            ack: tcp.rel_ack,
+            len: seg.map(|s| s.seg_len).unwrap_or(0),
+            sport: seg.map(|s| s.sport),
+            retransmission: tcp.analysis & RETRANSMITTED != 0,
+        };
+        let open = self.open.entry(tcp.stream).or_insert_with(|| Open::Raw(Vec::with_capacity(16)));
+        if let Open::Raw(v) = open {
+            if v.len() >= RAW_PACKETS {
+                let v = std::mem::take(v);
+                *open = Open::Thinned(Open::Raw(v).points(tcp.stream));
+            }
+        }
+        match open {
+            Open::Raw(v) => v.push(rec),
+            Open::Thinned(p) => p.push(rec.t, rec.sport.map(u32::from), rec.seq as f64, Some(rec.ack as f64), rec.len as f64, rec.retransmission),
+        }
     }
 
     fn closed(&mut self, c: &Conn) {
@@ -125,7 +177,7 @@ impl Collector {
             Some(b) => payload > b.payload || (payload == b.payload && c.index > b.points.stream),
         };
         if better || self.stream.is_some() {
-            self.best = Some(Best { payload, points: points.unwrap_or_else(|| TseqPoints::new(c.index)) });
+            self.best = Some(Best { payload, points: points.map(|o| o.points(c.index)).unwrap_or_else(|| TseqPoints::new(c.index)) });
         }
     }
 

@@ -112,6 +112,10 @@ impl<T> Thinned<T> {
         let i = self.seen;
         self.seen += 1;
         if always || i % self.every == 0 {
+            if self.kept.capacity() == 0 {
+                // Most connections are short: one allocation holds all their points.
+                self.kept.reserve(32);
+            }
             self.kept.push((i, always, x));
             self.plain += usize::from(!always);
             if self.plain > 2 * TSEQ_SEGMENTS {
