@@ -10,7 +10,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use polars::prelude::*;
 
-use super::input::{ChartInput, ConnSums, Conns, FlowRows, Http, IoBins, Msgs, PerConn, TseqPoints, CONN_COLS, ECHO_SAMPLES, HTTP_COLS, MSG_COLS, TABLE_ROWS, TIMELINE_EXCHANGES};
+use super::input::{ChartInput, ConnSums, Conns, FlowRows, Http, IoBins, Msgs, TseqPoints, CONN_COLS, ECHO_SAMPLES, HTTP_COLS, MSG_COLS, TABLE_ROWS, TIMELINE_EXCHANGES};
 use super::stats::{FLOW_ARROWS, ROWS};
 use crate::analysis::{Observed, Observer, PacketApp, Summary, CONTINUE};
 use crate::capture::reader::Frame;
@@ -205,7 +205,8 @@ impl Collector {
             "start_rel" => wc.iter().map(|x| x.1 .0 as f64 / 1e9 - t0_s).collect::<Vec<_>>(),
             "handshake_rtt_ms" => wc.iter().map(|x| x.1 .1.map(|n| n as f64 / 1e6)).collect::<Vec<_>>(),
         )?;
-        let per_conn = PerConn { busiest: self.per_conn.values().max().copied().unwrap_or(0) as usize, singles: self.per_conn.values().filter(|n| **n == 1).count() };
+        let counts: Vec<u32> = self.per_conn.values().copied().collect();
+        let per_conn = super::stats::requests_per_conn(&Column::new("n".into(), counts))?;
         let http = Http {
             head: http_frame(&self.http_head, t0).select(HTTP_COLS)?,
             total: self.http_total,

@@ -271,9 +271,14 @@ pub fn per_conn(http: &DataFrame) -> PolarsResult<PerConn> {
         return Ok(PerConn::default());
     }
     let g = http.group_by(["stream"])?.select(["index_on_conn"]).count()?;
-    let n = g.column("index_on_conn_count")?.cast(&DataType::Float64)?;
+    requests_per_conn(g.column("index_on_conn_count")?)
+}
+
+/// The busiest connection's requests and the connections with one, from a count per connection.
+pub fn requests_per_conn(counts: &Column) -> PolarsResult<PerConn> {
+    let n = counts.cast(&DataType::Float64)?;
     let n = n.f64()?;
-    Ok(PerConn { busiest: n.max().unwrap_or(0.0) as usize, singles: n.iter().filter(|v| *v == Some(1.0)).count() })
+    Ok(PerConn { busiest: n.max().unwrap_or(0.0) as usize, singles: n.equal(1.0).sum().unwrap_or(0) as usize })
 }
 
 /// One bar per connection, with its HTTP exchanges; capped at [`ROWS`].
