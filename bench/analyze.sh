@@ -34,7 +34,8 @@
 #      export feature; skipped if WIRELAB is set).
 #   3. After one warm-up read of the file (the page cache can't be dropped), time RUNS
 #      runs each, with /usr/bin/time -f "%e %M" (peak RSS) plus a nanosecond clock for wall time:
-#        wirelab analyze F --json -q > /dev/null
+#        wirelab analyze F --json -q > /dev/null          (two threads, the default)
+#        wirelab analyze F --json -q -j 1 > /dev/null     (one thread, for the gain)
 #        tshark -r F -q -z conv,tcp > /dev/null
 #        tcpdump -r F -w /dev/null
 #   4. Print a table and these ratios with their targets: conn: tshark/wirelab time >= 15,
@@ -335,6 +336,8 @@ report_shape() {
 RESULTS_JSON="$OUT/analyze-results-$SHAPE.json"
 measure wirelab "$WIRELAB" analyze "$PCAP" --json -q
 wl_wall=$M_WALL wl_best=$M_BEST wl_mb=$M_MB
+measure wirelab-j1 "$WIRELAB" analyze "$PCAP" --json -q -j 1
+w1_wall=$M_WALL w1_best=$M_BEST w1_mb=$M_MB
 measure tshark tshark -r "$PCAP" -q -z conv,tcp
 ts_wall=$M_WALL ts_best=$M_BEST ts_mb=$M_MB
 measure tcpdump tcpdump -r "$PCAP" -w /dev/null
@@ -364,6 +367,8 @@ verdict() { # verdict VALUE OP TARGET
 }
 r_speed=$(ratio "$ts_wall" "$wl_wall")
 r_tcpdump=$(ratio "$wl_wall" "$td_wall")
+r_tcpdump1=$(ratio "$w1_wall" "$td_wall")
+r_threads=$(ratio "$w1_wall" "$wl_wall")
 r_mem=$(ratio "$wl_mb" "$ts_mb")
 if [[ $SHAPE == bulk ]]; then t_speed="-" t_tcpdump=1.0; else t_speed=15 t_tcpdump=1.5; fi
 v_speed=$( [[ $t_speed == - ]] && echo "-" || verdict "$r_speed" ">=" "$t_speed")
@@ -379,6 +384,7 @@ echo
 printf '%-10s %12s %12s %12s\n' tool "wall s (med)" "wall s (best)" "peak MB"
 printf '%-10s %12s %12s %12s\n' ---------- ------------ ------------ ------------
 printf '%-10s %12s %12s %12s\n' wirelab "$wl_wall" "$wl_best" "$wl_mb"
+printf '%-10s %12s %12s %12s\n' wirelab-j1 "$w1_wall" "$w1_best" "$w1_mb"
 printf '%-10s %12s %12s %12s\n' tshark "$ts_wall" "$ts_best" "$ts_mb"
 printf '%-10s %12s %12s %12s\n' tcpdump "$td_wall" "$td_best" "$td_mb"
 echo
@@ -386,6 +392,8 @@ printf '%-34s %9s   %-10s %s\n' ratio value target result
 printf '%-34s %9s   %-10s %s\n' "tshark_time / wirelab_time" "$r_speed" ">= $t_speed" "$v_speed"
 printf '%-34s %9s   %-10s %s\n' "wirelab_time / tcpdump_time" "$r_tcpdump" "<= $t_tcpdump" "$v_tcpdump"
 printf '%-34s %9s   %-10s %s\n' "wirelab_mem / tshark_mem" "$r_mem" "<= 0.10" "$v_mem"
+printf '%-34s %9s   %-10s %s\n' "wirelab -j 1 time / tcpdump_time" "$r_tcpdump1" "(one thread)" "-"
+printf '%-34s %9s   %-10s %s\n' "wirelab -j 1 time / wirelab time" "$r_threads" "(2 threads' gain)" "-"
 echo
 
 cat >"$RESULTS_JSON" <<EOF
@@ -395,6 +403,7 @@ cat >"$RESULTS_JSON" <<EOF
   "runs": $RUNS,
   "tools": {
     "wirelab": { "wall_s_median": $wl_wall, "wall_s_best": $wl_best, "peak_mb": $wl_mb },
+    "wirelab_one_thread": { "wall_s_median": $w1_wall, "wall_s_best": $w1_best, "peak_mb": $w1_mb },
     "tshark":  { "wall_s_median": $ts_wall, "wall_s_best": $ts_best, "peak_mb": $ts_mb },
     "tcpdump": { "wall_s_median": $td_wall, "wall_s_best": $td_best, "peak_mb": $td_mb }
   },

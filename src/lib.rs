@@ -17,7 +17,8 @@
 //! - [`proto`]: stream bytes → HTTP/1.x transactions and WebSocket frames and messages.
 //! - [`analysis`]: the one pass that drives the layers above over a capture, tells an
 //!   [`analysis::Observer`] everything as it happens (an observer may stop or fail the pass),
-//!   and ends in a [`analysis::Summary`].
+//!   and ends in a [`analysis::Summary`]. Decoding and the stateful stages are separate, so
+//!   when the observer looks at no packet they run on two threads with the same result.
 //! - [`render`]: summaries, packet lists, follow output, CSV/Parquet exports, charts
 //!   (`render::charts`) and the HTML report (`render::report`), written into any `io::Write`
 //!   or file; it knows no command-line flag.

@@ -6,18 +6,21 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::net::SocketAddr;
 
 use serde::Serialize;
 
 pub mod app;
+mod front;
 pub mod observer;
+mod pass;
+mod pipeline;
 
-use crate::capture::reader::{CaptureReader, Damage, Format, Frame, ReadError};
-use crate::decode::{self, linktype, AnomalyKind, Net, Problem, TcpSeg, Transport};
-use crate::proto::http::Transaction;
-use crate::proto::websocket::{WsFrame, WsMessage};
-use crate::tcp::{Conn, PacketInfo, Tracker};
+use crate::capture::reader::{CaptureReader, Damage, Format, ReadError};
+use crate::decode::fragment::Reassembler;
+use crate::decode::AnomalyKind;
+use crate::tcp::{Conn, PacketInfo};
+use front::{Facts, FrameMeta, Held};
+use pass::{Back, Gate};
 pub use app::{AppNote, Dist, HttpSummary, TunnelCount, WsSummary};
 pub use observer::{Flow, NoObserver, Observed, Observer, ObserverError, CONTINUE};
 
@@ -28,6 +31,34 @@ pub struct PacketApp<'a> {
     pub notes: &'a [AppNote],
     /// The packet carried part of a message that is not complete yet.
     pub partial: bool,
+}
+
+/// One frame as the counts saw it: what per-packet charts and tables need, told through
+/// [`Observer::seen`] by the single-threaded and the two-thread pass alike.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen<'a> {
+    /// 1-based frame number.
+    pub number: u64,
+    pub ts_ns: i128,
+    /// Length on the wire.
+    pub orig_len: u32,
+    /// Protocol family, as counted in `capture.protocols` (`tcp`, `udp`, `icmp`, `arp`, …).
+    pub family: &'static str,
+    pub tcp: Option<SeenTcp>,
+    /// What the application layer made of it (notes only when [`Options::no_packet_notes`] is off).
+    pub app: PacketApp<'a>,
+}
+
+/// A TCP segment's part of [`Seen`].
+#[derive(Debug, Clone, Copy)]
+pub struct SeenTcp {
+    pub src: std::net::SocketAddr,
+    pub dst: std::net::SocketAddr,
+    pub flags: u8,
+    /// Segment length (Wireshark's `tcp.len`).
+    pub len: u32,
+    /// The tracker's reading: stream, relative numbers, analysis flags.
+    pub info: PacketInfo,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -158,21 +189,6 @@ impl AnalysisError {
     }
 }
 
-/// Anomalies by kind, in the order of their names (the JSON and table order).
-#[derive(Default)]
-struct Anomalies {
-    by_kind: BTreeMap<&'static str, Anomaly>,
-}
-
-impl Anomalies {
-    fn add(&mut self, kind: AnomalyKind, frame: u64, offset: u64, detail: impl FnOnce() -> String) {
-        self.by_kind
-            .entry(kind.name())
-            .and_modify(|a| a.count += 1)
-            .or_insert_with(|| Anomaly { kind, count: 1, first_frame: frame, first_offset: offset, detail: detail() });
-    }
-}
-
 /// Choices that change what the analysis keeps (never what it counts).
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -187,10 +203,22 @@ pub struct Options {
     /// Keep the rows of the connections numbered below this in [`Summary::conversations`]
     /// (default [`CONVERSATION_ROWS`]); every row goes to [`Observer::connection`] anyway.
     pub conversation_rows: Option<usize>,
+    /// Threads for the pass: 1, or 2 to decode on a second thread when the observer looks at
+    /// no packet; 0 (the default) picks 2 on a machine with two cores or more.
+    pub threads: usize,
+}
+
+impl Options {
+    fn threads(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get().min(2)),
+            n => n,
+        }
+    }
 }
 
 /// Analyzes a whole capture, telling `obs` about every packet and stream event.
-pub fn analyze<R: Read>(reader: CaptureReader<R>, obs: &mut impl Observer) -> Result<Summary, AnalysisError> {
+pub fn analyze<R: Read + Send>(reader: CaptureReader<R>, obs: &mut impl Observer) -> Result<Summary, AnalysisError> {
     analyze_with(reader, obs, &Options::default())
 }
 
@@ -199,332 +227,45 @@ pub fn analyze<R: Read>(reader: CaptureReader<R>, obs: &mut impl Observer) -> Re
 /// The pass ends early when the observer says [`Flow::Stop`] (the summary then covers what
 /// was read and has `stopped` set) or fails (the error is returned); either way no observer
 /// method is called again and no more input is read.
-pub fn analyze_with<R: Read>(mut reader: CaptureReader<R>, obs: &mut impl Observer, opts: &Options) -> Result<Summary, AnalysisError> {
-    let mut pass = Pass::new(opts);
-    let mut gate = Gate { obs, halt: None };
+///
+/// When the observer looks at no packet ([`Observer::wants_packets`]) and [`Options::threads`]
+/// allows it, one thread reads and decodes while this one tracks TCP and parses HTTP and
+/// WebSocket ([`pipeline`]); the summary and everything the observer hears are the same.
+pub fn analyze_with<R: Read + Send, O: Observer + ?Sized>(reader: CaptureReader<R>, obs: &mut O, opts: &Options) -> Result<Summary, AnalysisError> {
+    if opts.threads() >= 2 && !obs.wants_packets() {
+        return pipeline::analyze(reader, obs, opts);
+    }
+    single(reader, obs, opts)
+}
+
+/// The pass on one thread: each frame is decoded, applied, then shown to the observer.
+fn single<R: Read, O: Observer + ?Sized>(mut reader: CaptureReader<R>, obs: &mut O, opts: &Options) -> Result<Summary, AnalysisError> {
+    let mut back = Back::new(opts);
+    let (mut frags, mut held) = (Reassembler::default(), Held::default());
+    let mut gate = Gate::new(obs);
     while let Some(frame) = reader.next_frame()? {
-        pass.frame(&frame, &mut gate);
-        let n = pass.totals.packets;
-        if n % 65536 == 0 {
-            let pos = reader.position();
-            gate.tell(|o| o.progress(pos, n));
-        }
-        if gate.halt.is_some() {
+        let decoded = front::decode(&mut frags, &mut held, &frame);
+        let facts = Facts::of(&decoded, FrameMeta::of(&frame));
+        let info = back.apply(&facts, frags.anomalies.drain(..), &mut gate);
+        let (notes, partial) = back.app.take_packet_notes();
+        let app = PacketApp { notes: &notes, partial };
+        gate.tell(|o| o.seen(&facts.seen(info, app)));
+        gate.tell(|o| o.packet(&frame, &decoded, info.as_ref(), app));
+        back.frame_done(reader.position(), &mut gate);
+        if gate.is_halted() {
             break;
         }
     }
-    let mut stopped = gate.halted()?;
-    if !stopped {
-        pass.finish_streams(&mut gate);
-        stopped = gate.halted()?;
-    }
-    // After a stop: the rows of the connections still held, for the summary only.
-    pass.tracker.finish(&mut |_| {});
-    pass.rows(&mut gate);
-    Ok(pass.summary(&reader, stopped))
-}
-
-/// The observer, guarded: once it stops or fails, it hears nothing more.
-struct Gate<'o, O: ?Sized> {
-    obs: &'o mut O,
-    /// `Some(Ok(()))` stopped, `Some(Err(_))` failed.
-    halt: Option<Result<(), ObserverError>>,
-}
-
-impl<O: Observer + ?Sized> Gate<'_, O> {
-    fn tell(&mut self, f: impl FnOnce(&mut O) -> Observed) {
-        if self.halt.is_none() {
-            match f(self.obs) {
-                Ok(Flow::Continue) => {}
-                Ok(Flow::Stop) => self.halt = Some(Ok(())),
-                Err(e) => self.halt = Some(Err(e)),
-            }
-        }
-    }
-
-    /// Whether the observer stopped the pass; its error, if it failed.
-    fn halted(&mut self) -> Result<bool, ObserverError> {
-        match self.halt.take() {
-            None => Ok(false),
-            Some(Ok(())) => {
-                self.halt = Some(Ok(()));
-                Ok(true)
-            }
-            Some(Err(e)) => Err(e),
-        }
-    }
-}
-
-impl<O: Observer + ?Sized> app::AppSink for Gate<'_, O> {
-    fn transaction(&mut self, t: &Transaction) {
-        self.tell(|o| o.transaction(t))
-    }
-    fn ws_frame(&mut self, f: &WsFrame) {
-        self.tell(|o| o.ws_frame(f))
-    }
-    fn ws_message(&mut self, m: &WsMessage) {
-        self.tell(|o| o.ws_message(m))
-    }
-}
-
-/// Frame-level counts of the capture.
-#[derive(Default)]
-struct Totals {
-    packets: u64,
-    bytes: u64,
-    captured: u64,
-    first_ns: Option<i128>,
-    last_ns: Option<i128>,
-    /// Counts by link type and by protocol family: a handful of keys, scanned (a map lookup
-    /// per frame cost more than the scan).
-    link_types: Vec<(u32, u64)>,
-    protocols: Vec<(&'static str, u64)>,
-    tcp: TcpSummary,
-}
-
-impl Totals {
-    fn count(&mut self, frame: &Frame<'_>) {
-        self.packets += 1;
-        self.bytes += frame.orig_len as u64;
-        self.captured += frame.data.len() as u64;
-        self.first_ns.get_or_insert(frame.ts_ns);
-        self.last_ns = Some(self.last_ns.map_or(frame.ts_ns, |l| l.max(frame.ts_ns)));
-        bump(&mut self.link_types, frame.link_type, |a, b| a == b);
-    }
-}
-
-/// The state of one pass: decode → tcp → application layer, and the counts.
-struct Pass {
-    tracker: Tracker,
-    /// Connection rows kept for the summary: those numbered below `keep_rows`.
-    conversations: Vec<Conn>,
-    keep_rows: usize,
-    app: app::AppLayer,
-    frags: decode::fragment::Reassembler,
-    anomalies: Anomalies,
-    totals: Totals,
-}
-
-impl Pass {
-    fn new(opts: &Options) -> Self {
-        Pass {
-            tracker: Tracker::new(),
-            conversations: Vec::new(),
-            keep_rows: opts.conversation_rows.unwrap_or(CONVERSATION_ROWS),
-            app: app::AppLayer::new().keep_text_of(opts.keep_http_text).with_notes(!opts.no_packet_notes).lean(opts.lean_transactions),
-            frags: decode::fragment::Reassembler::default(),
-            anomalies: Anomalies::default(),
-            totals: Totals::default(),
-        }
-    }
-
-    /// One frame: count, decode, track, and tell the observer.
-    fn frame<O: Observer + ?Sized>(&mut self, frame: &Frame<'_>, gate: &mut Gate<'_, O>) {
-        self.totals.count(frame);
-        // The frame that completes a fragmented datagram carries the whole datagram (and so on
-        // once more, for fragments inside a tunnel inside fragments).
-        let (datagram, inner): (Vec<u8>, Vec<u8>);
-        let mut decoded = decode::decode_frame(frame.link_type, frame.data, frame.orig_len);
-        if let Some(d) = self.frags.complete(&decoded.net, frame.ts_ns) {
-            datagram = d;
-            decoded.net = decode::decode_ip(&datagram);
-            if let Some(d) = self.frags.complete(&decoded.net, frame.ts_ns) {
-                inner = d;
-                decoded.net = decode::decode_ip(&inner);
-            }
-        }
-        let (proto, info) = match decoded.net {
-            Ok(Net::Ip { src, dst, transport }) => {
-                if decoded.ip_len_exceeds_frame && matches!(transport, Transport::Tcp(_)) {
-                    self.anomalies.add(AnomalyKind::IpLengthExceedsFrame, frame.number, frame.offset, || {
-                        "IP length exceeds the frame's length: the TCP segment is what the frame holds".into()
-                    });
-                }
-                self.transport(frame, src, dst, transport, gate)
-            }
-            Ok(Net::Arp) => ("arp", None),
-            Ok(Net::OtherEther(_)) => ("non_ip", None),
-            Err(Problem::UnsupportedLinkType(lt)) => {
-                self.anomalies.add(AnomalyKind::UnsupportedLinkType, frame.number, frame.offset, || {
-                    format!("link type {} ({}) is not decoded", lt, linktype::name(lt))
-                });
-                ("undecodable", None)
-            }
-            Err(Problem::Malformed(why)) => {
-                self.anomalies.add(AnomalyKind::MalformedFrame, frame.number, frame.offset, || why.to_string());
-                ("undecodable", None)
-            }
-        };
-        bump(&mut self.totals.protocols, proto, |a: &str, b: &str| std::ptr::eq(a, b) || a == b);
-        for (kind, detail) in self.app.anomalies.drain(..).chain(self.frags.anomalies.drain(..)) {
-            self.anomalies.add(kind, frame.number, frame.offset, || detail);
-        }
-        let (notes, partial) = self.app.take_packet_notes();
-        gate.tell(|o| o.packet(frame, &decoded, info.as_ref(), PacketApp { notes: &notes, partial }));
-        if self.tracker.has_retired() {
-            self.rows(gate);
-        }
-    }
-
-    /// Final connection rows: counted, kept if among the first, and told to the observer.
-    fn rows<O: Observer + ?Sized>(&mut self, gate: &mut Gate<'_, O>) {
-        let evicted = self.tracker.take_evicted_open();
-        if evicted > 0 {
-            for _ in 0..evicted {
-                self.anomalies.add(AnomalyKind::TcpTableOverflow, 0, 0, || {
-                    format!("over {} TCP connections open at once: the oldest was retired; a later packet of it starts a new connection", crate::tcp::tracker::MAX_OPEN)
-                });
-            }
-        }
-        for c in self.tracker.take_retired() {
-            add_connection(&mut self.totals.tcp, &c);
-            gate.tell(|o| o.connection(&c));
-            if (c.index as usize) < self.keep_rows {
-                self.conversations.push(c);
-            }
-        }
-    }
-
-    /// The transport layer of an IP frame: its protocol family, and the tracker's reading of
-    /// a TCP segment.
-    fn transport<O: Observer + ?Sized>(
-        &mut self,
-        frame: &Frame<'_>,
-        src: std::net::IpAddr,
-        dst: std::net::IpAddr,
-        transport: Transport<'_>,
-        gate: &mut Gate<'_, O>,
-    ) -> (&'static str, Option<PacketInfo>) {
-        let (n, off) = (frame.number, frame.offset);
-        let proto = match transport {
-            Transport::Tcp(seg) => {
-                let info = self.tcp(frame, SocketAddr::new(src, seg.sport), SocketAddr::new(dst, seg.dport), &seg, gate);
-                return ("tcp", Some(info));
-            }
-            Transport::Udp { .. } => "udp",
-            Transport::Icmp { quoted_tcp, .. } => {
-                // Wireshark files a quoted TCP header under its connection (creating it if
-                // needed), so it counts toward tcp.stream; it changes no statistics.
-                if let Some((s, d)) = quoted_tcp {
-                    self.tracker.quoted(n, frame.ts_ns, s, d);
-                }
-                "icmp"
-            }
-            Transport::Other(_) => "other_ip",
-            // Held for reassembly (or dropped: the reassembler's anomalies say why).
-            Transport::Fragment(_) => "other_ip",
-            Transport::Broken(p) => {
-                self.anomalies.add(AnomalyKind::TruncatedTransportHeader, n, off, || {
-                    format!("{} header cut off or invalid", if p == 6 { "TCP" } else { "UDP" })
-                });
-                "other_ip"
-            }
-        };
-        (proto, None)
-    }
-
-    /// A TCP segment: into the tracker, its stream events to the observer and the application layer.
-    fn tcp<O: Observer + ?Sized>(&mut self, frame: &Frame<'_>, s: SocketAddr, d: SocketAddr, seg: &TcpSeg<'_>, gate: &mut Gate<'_, O>) -> PacketInfo {
-        let tcp = &mut self.totals.tcp;
-        tcp.packets += 1;
-        tcp.payload_bytes += seg.seg_len as u64;
-        if seg.payload.len() < seg.seg_len as usize {
-            self.anomalies.add(AnomalyKind::SnaplenTruncated, frame.number, frame.offset, || {
-                "TCP payload cut short by the capture's snapshot length".into()
-            });
-        }
-        let app = &mut self.app;
-        self.tracker.packet(frame.number, frame.ts_ns, frame.orig_len, s, d, seg, &mut |ev| {
-            gate.tell(|o| o.stream(&ev));
-            app.event(&ev, gate);
-        })
-    }
-
-    /// End of capture: deliver what the tracker still holds, and its last rows.
-    fn finish_streams<O: Observer + ?Sized>(&mut self, gate: &mut Gate<'_, O>) {
-        let app = &mut self.app;
-        self.tracker.finish(&mut |ev| {
-            gate.tell(|o| o.stream(&ev));
-            app.event(&ev, gate);
-        });
-        self.rows(gate);
-    }
-
-    fn summary<R: Read>(mut self, reader: &CaptureReader<R>, stopped: bool) -> Summary {
-        self.app.finish();
-        self.frags.finish();
-        for (kind, detail) in self.app.anomalies.drain(..).chain(self.frags.anomalies.drain(..)) {
-            self.anomalies.add(kind, 0, 0, || detail);
-        }
-        let damage = reader.damage().cloned();
-        if let Some(d) = &damage {
-            self.anomalies.add(AnomalyKind::CaptureDamaged, 0, d.offset, || format!("{} (at byte offset {})", d.reason, d.offset));
-        }
-        let mut conversations = std::mem::take(&mut self.conversations);
-        conversations.sort_unstable_by_key(|c| c.index);
-        let mut t = self.totals;
-        let mut tcp = std::mem::take(&mut t.tcp);
-        tcp.connections = self.tracker.count() as u64;
-        let conversations_omitted = tcp.connections - conversations.len() as u64;
-        let to_s = |ns: i128| ns as f64 / 1e9;
-        let capture = CaptureSummary {
-            format: reader.format(),
-            packets: t.packets,
-            bytes: t.bytes,
-            captured_bytes: t.captured,
-            first_ts: t.first_ns.map(to_s),
-            last_ts: t.last_ns.map(to_s),
-            duration_s: match (t.first_ns, t.last_ns) {
-                (Some(f), Some(l)) => to_s(l - f),
-                _ => 0.0,
-            },
-            link_types: t.link_types.into_iter().collect::<BTreeMap<_, _>>().into_iter().map(|(lt, n)| LinkTypeCount { link_type: lt, name: linktype::name(lt), packets: n }).collect(),
-            comments: reader.comments().to_vec(),
-            protocols: t.protocols.into_iter().collect(),
-            damage,
-        };
-        Summary {
-            capture,
-            tcp,
-            http: self.app.http,
-            websocket: self.app.ws,
-            anomalies: self.anomalies.by_kind.into_values().collect(),
-            conversations,
-            conversations_omitted,
-            stopped,
-        }
-    }
-}
-
-/// Counts one more `key` in a short list of counts.
-fn bump<K: Copy>(counts: &mut Vec<(K, u64)>, key: K, same: impl Fn(K, K) -> bool) {
-    match counts.iter_mut().find(|(k, _)| same(*k, key)) {
-        Some((_, n)) => *n += 1,
-        None => counts.push((key, 1)),
-    }
-}
-
-/// Adds a connection's counts to the TCP totals.
-fn add_connection(tcp: &mut TcpSummary, c: &Conn) {
-    {
-        tcp.syn += c.syn as u64;
-        tcp.syn_ack += c.syn_ack as u64;
-        tcp.fin += c.fin as u64;
-        tcp.rst += c.rst as u64;
-        tcp.handshakes += c.handshake as u64;
-        tcp.retransmissions += c.retransmissions as u64;
-        tcp.out_of_order += c.out_of_order as u64;
-        tcp.dup_acks += c.dup_acks as u64;
-        tcp.zero_windows += c.zero_windows as u64;
-        tcp.lost_segments += c.lost_segments as u64;
-        tcp.missing_bytes += c.missing[0] + c.missing[1];
-    }
+    Ok(back.end(frags, &reader, &mut gate)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capture::reader::Frame;
     use crate::decode::Decoded;
+    use crate::proto::http::Transaction;
+    use crate::tcp::PacketInfo;
 
     fn fixture(name: &str) -> CaptureReader<std::fs::File> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);

@@ -12,7 +12,7 @@ use crate::proto::http::Transaction;
 use crate::proto::websocket::{WsFrame, WsMessage};
 use crate::tcp::{Conn, PacketInfo, StreamEvent};
 
-use super::PacketApp;
+use super::{PacketApp, Seen};
 
 /// An observer's answer: carry on, or stop the pass here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +57,13 @@ pub const CONTINUE: Observed = Ok(Flow::Continue);
 /// Receives packets, stream events and application records during analysis.
 /// Every method defaults to [`CONTINUE`].
 pub trait Observer {
+    /// Every frame as the counts saw it (protocol family, the TCP tracker's reading, the
+    /// application notes), in both the single-threaded and the two-thread pass.
+    fn seen(&mut self, _s: &Seen<'_>) -> Observed {
+        CONTINUE
+    }
+    /// Every frame with its decoding; only in the single-threaded pass, which any observer
+    /// whose [`Observer::wants_packets`] is true gets.
     fn packet(&mut self, _frame: &Frame<'_>, _decoded: &Decoded<'_>, _tcp: Option<&PacketInfo>, _app: PacketApp<'_>) -> Observed {
         CONTINUE
     }
@@ -83,13 +90,26 @@ pub trait Observer {
     fn progress(&mut self, _position: u64, _packets: u64) -> Observed {
         CONTINUE
     }
+    /// Whether [`Observer::packet`] does anything. An observer that says no hears no packets,
+    /// and lets the pass decode frames on a second thread while this one tracks connections
+    /// and parses messages; everything else it hears is the same, in the same order.
+    fn wants_packets(&self) -> bool {
+        true
+    }
 }
 
 /// An observer that ignores everything.
 pub struct NoObserver;
-impl Observer for NoObserver {}
+impl Observer for NoObserver {
+    fn wants_packets(&self) -> bool {
+        false
+    }
+}
 
 impl<O: Observer + ?Sized> Observer for &mut O {
+    fn seen(&mut self, s: &Seen<'_>) -> Observed {
+        (**self).seen(s)
+    }
     fn packet(&mut self, f: &Frame<'_>, d: &Decoded<'_>, t: Option<&PacketInfo>, a: PacketApp<'_>) -> Observed {
         (**self).packet(f, d, t, a)
     }
@@ -111,10 +131,16 @@ impl<O: Observer + ?Sized> Observer for &mut O {
     fn progress(&mut self, p: u64, n: u64) -> Observed {
         (**self).progress(p, n)
     }
+    fn wants_packets(&self) -> bool {
+        (**self).wants_packets()
+    }
 }
 
 /// An absent observer continues.
 impl<O: Observer> Observer for Option<O> {
+    fn seen(&mut self, s: &Seen<'_>) -> Observed {
+        self.as_mut().map_or(CONTINUE, |o| o.seen(s))
+    }
     fn packet(&mut self, f: &Frame<'_>, d: &Decoded<'_>, t: Option<&PacketInfo>, a: PacketApp<'_>) -> Observed {
         self.as_mut().map_or(CONTINUE, |o| o.packet(f, d, t, a))
     }
@@ -136,6 +162,9 @@ impl<O: Observer> Observer for Option<O> {
     fn progress(&mut self, p: u64, n: u64) -> Observed {
         self.as_mut().map_or(CONTINUE, |o| o.progress(p, n))
     }
+    fn wants_packets(&self) -> bool {
+        self.as_ref().is_some_and(|o| o.wants_packets())
+    }
 }
 
 /// Fan-out: each member is told in turn. An error ends the call at once; otherwise the tuple
@@ -144,6 +173,10 @@ macro_rules! tuple_observer {
     ($($name:ident)+) => {
         #[allow(non_snake_case)]
         impl<$($name: Observer),+> Observer for ($($name,)+) {
+            fn seen(&mut self, s: &Seen<'_>) -> Observed {
+                let ($($name,)+) = self;
+                fan([$($name.seen(s)?),+])
+            }
             fn packet(&mut self, f: &Frame<'_>, d: &Decoded<'_>, t: Option<&PacketInfo>, a: PacketApp<'_>) -> Observed {
                 let ($($name,)+) = self;
                 fan([$($name.packet(f, d, t, a)?),+])
@@ -171,6 +204,10 @@ macro_rules! tuple_observer {
             fn progress(&mut self, p: u64, n: u64) -> Observed {
                 let ($($name,)+) = self;
                 fan([$($name.progress(p, n)?),+])
+            }
+            fn wants_packets(&self) -> bool {
+                let ($($name,)+) = self;
+                false $(|| $name.wants_packets())+
             }
         }
     };

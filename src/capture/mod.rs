@@ -3,4 +3,4 @@
 pub mod live;
 pub mod reader;
 
-pub use reader::{CaptureReader, Damage, Format, Frame, ReadError};
+pub use reader::{CaptureReader, Damage, Format, Frame, Mapped, ReadError};

@@ -10,6 +10,8 @@
 
 use std::borrow::Cow;
 use std::io::{self, Read};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use byteorder::{BigEndian, ByteOrder as _, LittleEndian};
 use pcap_file::pcap::{PcapHeader, PcapParser};
@@ -77,7 +79,25 @@ pub struct Interface {
 /// The bytes being read: a reusable buffer, or the whole file mapped.
 enum Store {
     Vec(Vec<u8>),
-    Map(memmap2::Mmap),
+    Map(Arc<memmap2::Mmap>),
+}
+
+/// A mapped capture file, shared with another thread: frames' bytes can be found in it by
+/// address ([`Mapped::range_of`]) instead of being copied.
+#[derive(Clone)]
+pub struct Mapped(Arc<memmap2::Mmap>);
+
+impl Mapped {
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Where `part` lies in the mapping, if it lies in it.
+    pub fn range_of(&self, part: &[u8]) -> Option<std::ops::Range<usize>> {
+        let base = self.0.as_ptr() as usize;
+        let start = (part.as_ptr() as usize).checked_sub(base)?;
+        (start + part.len() <= self.0.len()).then(|| start..start + part.len())
+    }
 }
 
 impl std::ops::Deref for Store {
@@ -107,6 +127,8 @@ pub struct CaptureReader<R: Read> {
     buf_offset: u64,
     /// Mapped bytes before this offset have been released back to the page cache.
     released: usize,
+    /// Another thread still reads mapped bytes from this offset on: none after it is released.
+    release_limit: Option<Arc<AtomicUsize>>,
     kind: Kind,
     interfaces: Vec<Interface>,
     comments: Vec<String>,
@@ -172,6 +194,7 @@ impl<R: Read> CaptureReader<R> {
             eof,
             buf_offset: 0,
             released: 0,
+            release_limit: None,
             kind,
             interfaces,
             comments,
@@ -203,6 +226,20 @@ impl<R: Read> CaptureReader<R> {
         self.damage.as_ref()
     }
 
+    /// The mapped file, when the capture is read from one.
+    pub fn mapped(&self) -> Option<Mapped> {
+        match &self.buf {
+            Store::Map(m) => Some(Mapped(m.clone())),
+            Store::Vec(_) => None,
+        }
+    }
+
+    /// Mapped bytes at and after `limit`'s offset are still read elsewhere: the reader gives
+    /// pages back to the kernel only below it.
+    pub fn limit_release(&mut self, limit: Arc<AtomicUsize>) {
+        self.release_limit = Some(limit);
+    }
+
     /// Bytes consumed so far (for progress reporting).
     pub fn position(&self) -> u64 {
         self.buf_offset + self.start as u64
@@ -218,8 +255,9 @@ impl<R: Read> CaptureReader<R> {
         if let Store::Map(map) = &self.buf {
             // Keep the resident set flat: give consumed pages back every few MiB.
             const STEP: usize = 8 << 20;
-            if self.start >= self.released + STEP {
-                let upto = self.start & !(4095);
+            let limit = self.release_limit.as_ref().map_or(usize::MAX, |l| l.load(Ordering::Acquire));
+            if self.start.min(limit) >= self.released + STEP {
+                let upto = self.start.min(limit) & !(4095);
                 // SAFETY: the range was consumed and is never read again; on a read-only file
                 // mapping MADV_DONTNEED only drops the pages from this process.
                 let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, self.released, upto - self.released) };
@@ -483,7 +521,7 @@ impl CaptureReader<std::fs::File> {
             // capture files, and a capture that is still being written only grows.
             if let Ok(map) = unsafe { memmap2::MmapOptions::new().map(&file) } {
                 let _ = map.advise(memmap2::Advice::Sequential);
-                return Self::with_store(file, Store::Map(map), len as usize, true);
+                return Self::with_store(file, Store::Map(Arc::new(map)), len as usize, true);
             }
         }
         Self::new(file)

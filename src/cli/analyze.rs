@@ -38,7 +38,8 @@ pub fn analyze(a: AnalyzeArgs) -> Result<u8> {
     };
     // Under --json (without --export or --packets) nobody reads a transaction's strings.
     let lean_transactions = a.json && a.export.is_none() && !a.packets;
-    let opts = analysis::Options { no_packet_notes: !a.packets && a.export.is_none(), conversation_rows, lean_transactions, ..Default::default() };
+    let threads = a.threads.map_or(0, usize::from);
+    let opts = analysis::Options { no_packet_notes: !a.packets && a.export.is_none(), conversation_rows, lean_transactions, threads, ..Default::default() };
     let s = analyze_input(opened.input, &mut obs, &opts).with_context(|| format!("reading {name}"))?;
     let (export, _, kept, progress) = obs;
     finish_export(export, &s, a.export.as_deref())?;
@@ -78,6 +79,9 @@ impl Observer for Progress {
             pb.set_message(format!("{} packets", summary::thousands(packets)));
         }
         CONTINUE
+    }
+    fn wants_packets(&self) -> bool {
+        false
     }
 }
 

@@ -129,6 +129,11 @@ pub struct AnalyzeArgs {
     /// Do not draw a progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Threads for the pass: 2 reads and decodes frames on one thread while the other tracks
+    /// connections and parses HTTP and WebSocket (same results, less time); 1 does it all on
+    /// one. Default: 2 on a machine with two cores or more. `--packets` and `--export` use one.
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub threads: Option<u8>,
 }
 
 #[derive(Args)]

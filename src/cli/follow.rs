@@ -25,6 +25,9 @@ impl Observer for Endpoints {
         }
         CONTINUE
     }
+    fn wants_packets(&self) -> bool {
+        false
+    }
 }
 
 pub fn follow(a: FollowArgs) -> Result<u8> {

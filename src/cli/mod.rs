@@ -55,7 +55,7 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
 /// Either kind of capture input: a mapped file or standard input.
 pub enum Input {
     File(CaptureReader<File>),
-    Stdin(CaptureReader<io::StdinLock<'static>>),
+    Stdin(CaptureReader<io::Stdin>),
 }
 
 /// A capture input, named for messages.
@@ -75,7 +75,7 @@ pub fn open_capture(path: &Path) -> Result<Opened> {
         ReadError::Io(e) => anyhow::anyhow!("{name}: {e}"),
     };
     if stdin {
-        let input = Input::Stdin(CaptureReader::new(io::stdin().lock()).map_err(bad)?);
+        let input = Input::Stdin(CaptureReader::new(io::stdin()).map_err(bad)?);
         return Ok(Opened { input, len: None, name });
     }
     let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;

@@ -3,6 +3,7 @@
 use anyhow::Result;
 
 use super::args::ReportArgs;
+#[cfg(feature = "export")]
 use super::exit;
 
 #[cfg(not(feature = "export"))]

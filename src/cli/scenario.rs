@@ -5,6 +5,7 @@
 use anyhow::Result;
 
 use super::args::RunScenarioArgs;
+#[cfg(feature = "export")]
 use super::exit;
 
 #[cfg(not(feature = "export"))]

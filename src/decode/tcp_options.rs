@@ -62,6 +62,11 @@ impl<'a> TcpOptions<'a> {
         TcpOptions { valid: &raw[..i] }
     }
 
+    /// The validated bytes; [`TcpOptions::parse`] of them gives these options again.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.valid
+    }
+
     /// The options in wire order (no-operation padding skipped).
     pub fn iter(&self) -> TcpOptionIter<'a> {
         TcpOptionIter { rest: self.valid }

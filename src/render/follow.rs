@@ -72,6 +72,9 @@ impl Observer for Collector {
         }
         CONTINUE
     }
+    fn wants_packets(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -55,6 +55,9 @@ impl Observer for KeptRows {
         }
         CONTINUE
     }
+    fn wants_packets(&self) -> bool {
+        false
+    }
 }
 
 /// Human-readable byte count: `1,234,567 B`.
