@@ -1,7 +1,7 @@
 # wirelab — one command for each job. Every target installs what it needs first.
 #   make demo    set up, build, and run scenarios/persistent-vs-non-persistent.toml (the main demo, over a 20 ms link)
 #   make test    set up, build, and run the whole test suite (what CI runs)
-#   make bench   analyzer speed and memory beside tshark and tcpdump on a 1M-packet capture
+#   make bench   analyzer speed and memory beside tshark and tcpdump on a 1M-packet capture; report against analyze on it
 #   make bench-servers   serve ws beside Node's ws and Python's websockets; serve http beside nginx
 #   make fuzz    run the cargo-fuzz targets for FUZZ_SECONDS each
 
@@ -59,6 +59,7 @@ test: setup
 
 bench: build
 	@bash bench/analyze.sh
+	@WIRELAB=$(BIN) bash bench/report.sh
 
 bench-servers: setup benchdeps
 	@PATH="$$HOME/.cargo/bin:$$PATH" $(CARGO) build --release --quiet --no-default-features

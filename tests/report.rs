@@ -1,6 +1,6 @@
 //! `wirelab report`: a scenario run's report opened in headless Chromium (not blank, charts drawn,
-//! no console errors), PNG charts checked, an arbitrary capture, and a 1M-packet capture against
-//! the time `analyze` takes.
+//! no console errors), PNG charts checked, an arbitrary capture, the same charts from a capture
+//! and from its exported tables, and a 1M-packet capture against the time `analyze` takes.
 
 mod common;
 use common::*;
@@ -11,6 +11,13 @@ use std::time::Instant;
 
 fn is_root() -> bool {
     Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
+
+/// The tests of this file run one at a time: the 1M-packet test times two commands against
+/// each other, and Chromium or a scenario run beside it would skew the ratio.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn tmp(name: &str) -> PathBuf {
@@ -78,6 +85,7 @@ fn scenario_run(out: &Path) -> PathBuf {
 
 #[test]
 fn a_scenario_run_report_opens_in_chromium_with_every_chart_and_no_console_error() {
+    let _serial = one_at_a_time();
     let out = tmp("run");
     let dir = scenario_run(&out);
     let o = wirelab().args(["report", dir.to_str().unwrap(), "--png"]).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
@@ -131,6 +139,7 @@ fn a_scenario_run_report_opens_in_chromium_with_every_chart_and_no_console_error
 
 #[test]
 fn an_arbitrary_capture_gives_a_report_with_charts() {
+    let _serial = one_at_a_time();
     let out = tmp("corpus");
     let o = run(&["report", corpus().join("example.pcap").to_str().unwrap(), "--out", out.to_str().unwrap(), "--png"]);
     assert!(o.status.success(), "{o:?}");
@@ -140,12 +149,66 @@ fn an_arbitrary_capture_gives_a_report_with_charts() {
     assert!(text.contains("4,631") || text.contains("4631"), "the packet count");
     let sha = String::from_utf8(Command::new("sha256sum").arg(corpus().join("example.pcap")).output().unwrap().stdout).unwrap();
     assert!(text.contains(sha.split_whitespace().next().unwrap()), "the capture's SHA-256");
-    assert!(out.join("packets.parquet").is_file(), "the tables are exported beside the report");
+    assert!(!out.join("packets.parquet").exists(), "a capture's report does not export the tables");
+    assert!(text.contains("wirelab analyze CAPTURE --export DIR"), "the report says how to get the full tables");
+    let _ = std::fs::remove_dir_all(out);
+}
+
+/// The charts (SVG) and tables of a report, without the capture's own metadata.
+fn charts_and_tables(html: &Path) -> String {
+    let text = std::fs::read_to_string(html).unwrap();
+    let charts = text.split("<section id=\"charts\">").nth(1).unwrap().split("</section>").next().unwrap().to_string();
+    let tables: Vec<&str> = text.split("<div class=\"scroll\">").skip(1).map(|t| t.split("</div>").next().unwrap()).collect();
+    format!("{charts}\n{}", tables.join("\n"))
+}
+
+/// One pass that keeps only what the report draws gives the same charts and tables as the
+/// report from every exported table (`analyze --export`) of the same capture.
+#[test]
+fn a_capture_and_its_exported_tables_give_the_same_charts() {
+    let _serial = one_at_a_time();
+    let out = tmp("same");
+    let captures = [
+        corpus().join("example.pcap"),
+        fixtures().join("http-curl-nginx.pcap"),
+        fixtures().join("http-pipelined.pcap"),
+        fixtures().join("curl-nginx-keepalive.pcapng"),
+        fixtures().join("curl-refused-and-reset.pcap"),
+        fixtures().join("ws-echo.pcap"),
+        fixtures().join("ws-echo-deflate.pcap"),
+        fixtures().join("vxlan-ipv4-fragments.pcap"),
+    ];
+    for (i, cap) in captures.iter().enumerate() {
+        let name = cap.file_name().unwrap().to_str().unwrap();
+        // The export folder carries the capture's name: the report names its run after it.
+        let tables = out.join(format!("t{i}")).join(name);
+        let o = run(&["analyze", "-q", cap.to_str().unwrap(), "--export", tables.to_str().unwrap()]);
+        assert!(o.status.success(), "{o:?}");
+        let (a, b) = (out.join(format!("a{i}")), out.join(format!("b{i}")));
+        for (input, dir) in [(cap.as_path(), &a), (tables.as_path(), &b)] {
+            let o = run(&["report", input.to_str().unwrap(), "--out", dir.to_str().unwrap()]);
+            assert!(o.status.success(), "{o:?}");
+        }
+        let (ra, rb) = (charts_and_tables(&a.join("report.html")), charts_and_tables(&b.join("report.html")));
+        assert!(ra.matches("<svg").count() >= 2, "{name}: charts drawn");
+        if ra != rb {
+            let at = ra.bytes().zip(rb.bytes()).position(|(x, y)| x != y).unwrap_or(ra.len().min(rb.len()));
+            panic!("{name}: the report from the capture and from its tables differ at byte {at}:\n{}\n---\n{}", &ra[at.saturating_sub(300)..(at + 300).min(ra.len())], &rb[at.saturating_sub(300)..(at + 300).min(rb.len())]);
+        }
+        // --stream picks the same connection either way.
+        let (sa, sb) = (out.join(format!("sa{i}")), out.join(format!("sb{i}")));
+        for (input, dir) in [(cap.as_path(), &sa), (tables.as_path(), &sb)] {
+            let o = run(&["report", input.to_str().unwrap(), "--out", dir.to_str().unwrap(), "--stream", "1"]);
+            assert!(o.status.success(), "{o:?}");
+        }
+        assert_eq!(charts_and_tables(&sa.join("report.html")), charts_and_tables(&sb.join("report.html")), "{name} --stream 1");
+    }
     let _ = std::fs::remove_dir_all(out);
 }
 
 #[test]
 fn a_missing_input_is_a_clear_error() {
+    let _serial = one_at_a_time();
     let o = run(&["report", "/nonexistent/run"]);
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("neither a capture file nor a run folder"));
@@ -222,34 +285,43 @@ fn synthetic_capture(path: &Path, n: usize) {
     w.flush().unwrap();
 }
 
-/// The report downsamples: on 1M packets, building the report from the exported tables (reading
-/// them with polars, every chart, the page) takes well under twice what `analyze` takes.
-/// From the capture itself, `report` also runs the analysis and writes the tables; that total is
-/// printed. (The issue's target is 2× `analyze`; release numbers are in bench notes.)
+/// The issue's target: on 1M packets, `report CAPTURE` (one analysis pass that keeps only what
+/// the charts draw, the SHA-256 alongside, every chart, the page) takes less than twice what
+/// `analyze -q --json` takes. Both are timed in this test, alternately, best of two each, so the
+/// ratio holds on a slow or busy machine and in a debug build. The report from the exported
+/// tables of the same capture (a run folder) stays under that bound too.
 #[test]
 fn a_million_packet_capture_reports_within_twice_the_time_of_analyze() {
+    let _serial = one_at_a_time();
     let out = tmp("1m");
     std::fs::create_dir_all(&out).unwrap();
     let pcap = out.join("1m.pcap");
     synthetic_capture(&pcap, 1_000_000);
-    let t = Instant::now();
-    let a = run(&["analyze", "-q", pcap.to_str().unwrap()]);
-    let analyze = t.elapsed().as_secs_f64();
-    assert!(a.status.success(), "{a:?}");
+    let timed = |args: &[&str]| {
+        let t = Instant::now();
+        let o = run(args);
+        assert!(o.status.success(), "{args:?}: {o:?}");
+        t.elapsed().as_secs_f64()
+    };
     let dir = out.join("r");
-    let t = Instant::now();
-    let r = run(&["report", pcap.to_str().unwrap(), "--out", dir.to_str().unwrap()]);
-    let from_capture = t.elapsed().as_secs_f64();
-    assert!(r.status.success(), "{r:?}");
-    let t = Instant::now();
-    let r = run(&["report", dir.to_str().unwrap(), "--out", out.join("again").to_str().unwrap()]);
-    let from_tables = t.elapsed().as_secs_f64();
-    assert!(r.status.success(), "{r:?}");
-    eprintln!("1M packets: analyze {analyze:.1} s; report from the capture {from_capture:.1} s (analysis + export + charts); from the tables {from_tables:.1} s");
-    let text = std::fs::read_to_string(out.join("again/report.html")).unwrap();
+    let (p, d) = (pcap.to_str().unwrap(), dir.to_str().unwrap());
+    let (mut analyze, mut report) = (f64::MAX, f64::MAX);
+    for _ in 0..2 {
+        analyze = analyze.min(timed(&["analyze", "-q", "--json", p]));
+        report = report.min(timed(&["report", p, "--out", d]));
+    }
+    let text = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(text.contains("1,000,"), "the packet count is shown");
+    assert!(text.matches("<figure class=\"chart\"").count() >= 5, "every chart is drawn");
     let svg_bytes: usize = text.split("<svg").skip(1).map(|s| s.split("</svg>").next().unwrap().len()).sum();
     assert!(svg_bytes < 4_000_000, "charts are downsampled: {svg_bytes} bytes of SVG");
-    assert!(from_tables < 2.0 * analyze, "the report from the tables took {from_tables:.1} s against analyze {analyze:.1} s");
+    assert!(!dir.join("packets.parquet").exists(), "no table is exported");
+
+    let tables = out.join("tables");
+    timed(&["analyze", "-q", p, "--export", tables.to_str().unwrap()]);
+    let from_tables = timed(&["report", tables.to_str().unwrap(), "--out", out.join("again").to_str().unwrap()]);
+    eprintln!("1M packets: analyze -q --json {analyze:.2} s; report from the capture {report:.2} s ({:.2}×); from the exported tables {from_tables:.2} s", report / analyze);
+    assert!(report < 2.0 * analyze, "report from the capture took {report:.2} s against analyze {analyze:.2} s");
+    assert!(from_tables < 2.0 * analyze, "the report from the tables took {from_tables:.2} s against analyze {analyze:.2} s");
     let _ = std::fs::remove_dir_all(out);
 }

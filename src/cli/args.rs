@@ -51,9 +51,10 @@ exported tables). Exit codes: 0 all expectations hold, 1 one failed (or the run 
     RunScenario(RunScenarioArgs),
     /// Build an offline HTML report (charts, lesson, tables) from a capture or a run folder.
     #[command(after_help = "Example: wirelab report reports/persistent-vs-non-persistent-20261121-201500 --png\n\n\
-From a capture it runs the analysis with export into the output folder first; from a run folder \
-it reads the exported tables and summary.json there. Writes report.html (and with --png one \
-1280x720 PNG per chart). run-scenario writes both into its report folder by itself.")]
+From a capture it runs one analysis pass that keeps only what the report draws (no tables are \
+written: `wirelab analyze CAPTURE --export DIR` writes them); from a run folder it reads the \
+exported tables and summary.json there. Writes report.html (and with --png one 1280x720 PNG per \
+chart). run-scenario writes both into its report folder by itself.")]
     Report(ReportArgs),
     /// Bring up an emulated link (RTT, rate, loss) between two network namespaces until Ctrl-C (needs root).
     #[command(after_help = "Prints each side's namespace, address and TUN device; run tools there with \

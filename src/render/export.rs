@@ -90,8 +90,9 @@ fn frame(cols: Vec<Column>) -> DataFrame {
     DataFrame::new_infer_height(cols).expect("columns of one table have equal lengths")
 }
 
+/// Packet rows in the `packets` table's columns, gathered before they become a frame.
 #[derive(Default)]
-struct PacketRows {
+pub(crate) struct PacketRows {
     number: Vec<u64>,
     ts: Vec<f64>,
     rel: Vec<f64>,
@@ -112,10 +113,39 @@ struct PacketRows {
 }
 
 impl PacketRows {
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.number.len()
     }
-    fn take(&mut self) -> DataFrame {
+
+    /// Adds one packet's row; `t0` is the first frame's timestamp.
+    pub(crate) fn push(&mut self, f: &Frame<'_>, d: &Decoded<'_>, tcp: Option<&PacketInfo>, app: PacketApp<'_>, t0: i128) {
+        let cols = packets::cells(f, d, tcp, app);
+        let p = self;
+        p.number.push(f.number);
+        p.ts.push(f.ts_ns as f64 / 1e9);
+        p.rel.push((f.ts_ns - t0) as f64 / 1e9);
+        p.src.push(cols.src);
+        p.dst.push(cols.dst);
+        p.protocol.push(cols.protocol);
+        p.length.push(f.orig_len);
+        p.info.push(cols.info);
+        let seg = match d.net {
+            Ok(Net::Ip { transport: Transport::Tcp(seg), .. }) => Some(seg),
+            _ => None,
+        };
+        p.stream.push(tcp.map(|i| i.stream));
+        p.sport.push(seg.map(|s| s.sport as u32));
+        p.dport.push(seg.map(|s| s.dport as u32));
+        p.flags.push(seg.map(|s| packets::flag_names(s.flags)));
+        p.seq.push(tcp.map(|i| i.rel_seq));
+        p.ack.push(tcp.map(|i| i.rel_ack));
+        p.window.push(tcp.map(|i| i.window));
+        p.tcp_len.push(seg.map(|s| s.seg_len));
+        p.analysis.push(tcp.and_then(|i| analysis_names(i.analysis)));
+    }
+
+    /// The rows gathered so far as a frame; the rows are emptied.
+    pub(crate) fn take(&mut self) -> DataFrame {
         let r = std::mem::take(self);
         frame(vec![
             col("number", r.number),
@@ -260,72 +290,17 @@ impl Exporter {
 
     fn add_packet(&mut self, f: &Frame<'_>, d: &Decoded<'_>, tcp: Option<&PacketInfo>, app: PacketApp<'_>) {
         let t0 = *self.t0.get_or_insert(f.ts_ns);
-        let cols = packets::cells(f, d, tcp, app);
-        let p = &mut self.packets;
-        p.number.push(f.number);
-        p.ts.push(f.ts_ns as f64 / 1e9);
-        p.rel.push((f.ts_ns - t0) as f64 / 1e9);
-        p.src.push(cols.src);
-        p.dst.push(cols.dst);
-        p.protocol.push(cols.protocol);
-        p.length.push(f.orig_len);
-        p.info.push(cols.info);
-        let seg = match d.net {
-            Ok(Net::Ip { transport: Transport::Tcp(seg), .. }) => Some(seg),
-            _ => None,
-        };
-        p.stream.push(tcp.map(|i| i.stream));
-        p.sport.push(seg.map(|s| s.sport as u32));
-        p.dport.push(seg.map(|s| s.dport as u32));
-        p.flags.push(seg.map(|s| packets::flag_names(s.flags)));
-        p.seq.push(tcp.map(|i| i.rel_seq));
-        p.ack.push(tcp.map(|i| i.rel_ack));
-        p.window.push(tcp.map(|i| i.window));
-        p.tcp_len.push(seg.map(|s| s.seg_len));
-        p.analysis.push(tcp.and_then(|i| analysis_names(i.analysis)));
-        if p.len() >= BATCH {
+        self.packets.push(f, d, tcp, app, t0);
+        if self.packets.len() >= BATCH {
             let df = self.packets.take();
             let r = self.packets_sink.write(df);
             self.keep(r);
         }
     }
 
-
     fn flush_http(&mut self) {
         let rows = std::mem::take(&mut self.http);
-        let t0 = self.t0.unwrap_or(0);
-        let ms = |v: Option<i128>| v.map(|n| n as f64 / 1e6);
-        let secs = |v: Option<i128>| v.map(|n| (n - t0) as f64 / 1e9);
-        let s = |f: &dyn Fn(&Transaction) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
-        let df = frame(vec![
-            col("stream", rows.iter().map(|t| t.stream).collect::<Vec<_>>()),
-            col("index_on_conn", rows.iter().map(|t| t.index_on_conn).collect::<Vec<_>>()),
-            col("method", s(&|t| t.method.clone())),
-            col("target", s(&|t| t.target.clone())),
-            col("version", s(&|t| t.version.clone())),
-            col("status", rows.iter().map(|t| t.status.map(u32::from)).collect::<Vec<_>>()),
-            col("reason", s(&|t| t.reason.clone())),
-            col("request_header_bytes", rows.iter().map(|t| t.request_header_bytes).collect::<Vec<_>>()),
-            col("request_body_bytes", rows.iter().map(|t| t.request_body_bytes).collect::<Vec<_>>()),
-            col("response_header_bytes", rows.iter().map(|t| t.response_header_bytes).collect::<Vec<_>>()),
-            col("response_body_bytes", rows.iter().map(|t| t.response_body_bytes).collect::<Vec<_>>()),
-            col("request_connection", s(&|t| t.request_headers.connection.clone())),
-            col("response_connection", s(&|t| t.response_headers.connection.clone())),
-            col("keep_alive", s(&|t| t.response_headers.keep_alive.clone())),
-            col("content_type", s(&|t| t.response_headers.content_type.clone())),
-            col("last_modified", s(&|t| t.response_headers.last_modified.clone())),
-            col("if_modified_since", s(&|t| t.request_headers.if_modified_since.clone())),
-            col("date", s(&|t| t.response_headers.date.clone())),
-            col("request_time_rel", rows.iter().map(|t| secs(t.request_ns)).collect::<Vec<_>>()),
-            col("response_first_rel", rows.iter().map(|t| secs(t.response_first_ns)).collect::<Vec<_>>()),
-            col("response_last_rel", rows.iter().map(|t| secs(t.response_last_ns)).collect::<Vec<_>>()),
-            col("ttfb_ms", rows.iter().map(|t| ms(t.ttfb_ns())).collect::<Vec<_>>()),
-            col("total_ms", rows.iter().map(|t| ms(t.total_ns())).collect::<Vec<_>>()),
-            col("paid_handshake", rows.iter().map(|t| t.paid_handshake).collect::<Vec<_>>()),
-            col("request_frame", rows.iter().map(|t| t.request_frame).collect::<Vec<_>>()),
-            col("response_frame", rows.iter().map(|t| t.response_frame).collect::<Vec<_>>()),
-            col("complete", rows.iter().map(|t| t.complete).collect::<Vec<_>>()),
-        ]);
+        let df = http_frame(&rows, self.t0.unwrap_or(0));
         let r = self.http_sink.write(df);
         self.keep(r);
     }
@@ -354,22 +329,7 @@ impl Exporter {
 
     fn flush_messages(&mut self) {
         let rows = std::mem::take(&mut self.messages);
-        let t0 = self.t0.unwrap_or(0);
-        let df = frame(vec![
-            col("stream", rows.iter().map(|m| m.stream).collect::<Vec<_>>()),
-            col("index", rows.iter().map(|m| m.index).collect::<Vec<_>>()),
-            col("from_server", rows.iter().map(|m| m.from_server).collect::<Vec<_>>()),
-            col("first_rel", rows.iter().map(|m| (m.first_ns - t0) as f64 / 1e9).collect::<Vec<_>>()),
-            col("last_rel", rows.iter().map(|m| (m.last_ns - t0) as f64 / 1e9).collect::<Vec<_>>()),
-            col("kind", rows.iter().map(|m| m.kind.to_string()).collect::<Vec<_>>()),
-            col("frames", rows.iter().map(|m| m.frames).collect::<Vec<_>>()),
-            col("wire_bytes", rows.iter().map(|m| m.wire_bytes).collect::<Vec<_>>()),
-            col("size", rows.iter().map(|m| m.size).collect::<Vec<_>>()),
-            col("compressed", rows.iter().map(|m| m.compressed).collect::<Vec<_>>()),
-            col("preview", rows.iter().map(|m| m.preview.clone()).collect::<Vec<_>>()),
-            col("echo_of", rows.iter().map(|m| m.echo_of).collect::<Vec<_>>()),
-            col("echo_latency_ms", rows.iter().map(|m| m.echo_latency_ms).collect::<Vec<_>>()),
-        ]);
+        let df = message_frame(&rows, self.t0.unwrap_or(0));
         let r = self.messages_sink.write(df);
         self.keep(r);
     }
@@ -387,36 +347,8 @@ impl Exporter {
         }
         let mut rows = std::mem::take(&mut self.conns);
         rows.sort_unstable_by_key(|c| c.index);
-        let c = &rows;
-        let t0 = summary.capture.first_ts.unwrap_or(0.0);
         let mut conns = Sink::new(&self.dir, "connections");
-        conns.write(frame(vec![
-            col("stream", c.iter().map(|c| c.index).collect::<Vec<_>>()),
-            col("address_a", c.iter().map(|c| c.a.ip().to_string()).collect::<Vec<_>>()),
-            col("port_a", c.iter().map(|c| c.a.port() as u32).collect::<Vec<_>>()),
-            col("address_b", c.iter().map(|c| c.b.ip().to_string()).collect::<Vec<_>>()),
-            col("port_b", c.iter().map(|c| c.b.port() as u32).collect::<Vec<_>>()),
-            col("start_rel", c.iter().map(|c| c.first_ns as f64 / 1e9 - t0).collect::<Vec<_>>()),
-            col("duration", c.iter().map(|c| (c.last_ns - c.first_ns) as f64 / 1e9).collect::<Vec<_>>()),
-            col("packets_a_to_b", c.iter().map(|c| c.packets[0]).collect::<Vec<_>>()),
-            col("packets_b_to_a", c.iter().map(|c| c.packets[1]).collect::<Vec<_>>()),
-            col("bytes_a_to_b", c.iter().map(|c| c.bytes[0]).collect::<Vec<_>>()),
-            col("bytes_b_to_a", c.iter().map(|c| c.bytes[1]).collect::<Vec<_>>()),
-            col("payload_a_to_b", c.iter().map(|c| c.payload[0]).collect::<Vec<_>>()),
-            col("payload_b_to_a", c.iter().map(|c| c.payload[1]).collect::<Vec<_>>()),
-            col("syn", c.iter().map(|c| c.syn).collect::<Vec<_>>()),
-            col("syn_ack", c.iter().map(|c| c.syn_ack).collect::<Vec<_>>()),
-            col("fin", c.iter().map(|c| c.fin).collect::<Vec<_>>()),
-            col("rst", c.iter().map(|c| c.rst).collect::<Vec<_>>()),
-            col("handshake", c.iter().map(|c| c.handshake).collect::<Vec<_>>()),
-            col("handshake_rtt_ms", c.iter().map(|c| c.handshake_rtt_ns.map(|n| n as f64 / 1e6)).collect::<Vec<_>>()),
-            col("closed_by", c.iter().map(|c| c.close.map(|cl| if cl.dir == 0 { "A" } else { "B" }.to_string())).collect::<Vec<_>>()),
-            col("close", c.iter().map(|c| c.close.map(|cl| format!("{:?}", cl.how).to_uppercase())).collect::<Vec<_>>()),
-            col("history", c.iter().map(|c| c.history.clone()).collect::<Vec<_>>()),
-            col("retransmissions", c.iter().map(|c| c.retransmissions).collect::<Vec<_>>()),
-            col("missing_a_to_b", c.iter().map(|c| c.missing[0]).collect::<Vec<_>>()),
-            col("missing_b_to_a", c.iter().map(|c| c.missing[1]).collect::<Vec<_>>()),
-        ]))?;
+        conns.write(connection_frame(&rows, summary.capture.first_ts.unwrap_or(0.0)))?;
         Ok(Exported {
             packets: self.packets_sink.finish()?,
             connections: conns.finish()?,
@@ -425,4 +357,90 @@ impl Exporter {
             ws_messages: self.messages_sink.finish()?,
         })
     }
+}
+
+/// The `http` table's rows for these transactions; `t0` is the first frame's timestamp.
+pub(crate) fn http_frame(rows: &[Transaction], t0: i128) -> DataFrame {
+    let ms = |v: Option<i128>| v.map(|n| n as f64 / 1e6);
+    let secs = |v: Option<i128>| v.map(|n| (n - t0) as f64 / 1e9);
+    let s = |f: &dyn Fn(&Transaction) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
+    frame(vec![
+        col("stream", rows.iter().map(|t| t.stream).collect::<Vec<_>>()),
+        col("index_on_conn", rows.iter().map(|t| t.index_on_conn).collect::<Vec<_>>()),
+        col("method", s(&|t| t.method.clone())),
+        col("target", s(&|t| t.target.clone())),
+        col("version", s(&|t| t.version.clone())),
+        col("status", rows.iter().map(|t| t.status.map(u32::from)).collect::<Vec<_>>()),
+        col("reason", s(&|t| t.reason.clone())),
+        col("request_header_bytes", rows.iter().map(|t| t.request_header_bytes).collect::<Vec<_>>()),
+        col("request_body_bytes", rows.iter().map(|t| t.request_body_bytes).collect::<Vec<_>>()),
+        col("response_header_bytes", rows.iter().map(|t| t.response_header_bytes).collect::<Vec<_>>()),
+        col("response_body_bytes", rows.iter().map(|t| t.response_body_bytes).collect::<Vec<_>>()),
+        col("request_connection", s(&|t| t.request_headers.connection.clone())),
+        col("response_connection", s(&|t| t.response_headers.connection.clone())),
+        col("keep_alive", s(&|t| t.response_headers.keep_alive.clone())),
+        col("content_type", s(&|t| t.response_headers.content_type.clone())),
+        col("last_modified", s(&|t| t.response_headers.last_modified.clone())),
+        col("if_modified_since", s(&|t| t.request_headers.if_modified_since.clone())),
+        col("date", s(&|t| t.response_headers.date.clone())),
+        col("request_time_rel", rows.iter().map(|t| secs(t.request_ns)).collect::<Vec<_>>()),
+        col("response_first_rel", rows.iter().map(|t| secs(t.response_first_ns)).collect::<Vec<_>>()),
+        col("response_last_rel", rows.iter().map(|t| secs(t.response_last_ns)).collect::<Vec<_>>()),
+        col("ttfb_ms", rows.iter().map(|t| ms(t.ttfb_ns())).collect::<Vec<_>>()),
+        col("total_ms", rows.iter().map(|t| ms(t.total_ns())).collect::<Vec<_>>()),
+        col("paid_handshake", rows.iter().map(|t| t.paid_handshake).collect::<Vec<_>>()),
+        col("request_frame", rows.iter().map(|t| t.request_frame).collect::<Vec<_>>()),
+        col("response_frame", rows.iter().map(|t| t.response_frame).collect::<Vec<_>>()),
+        col("complete", rows.iter().map(|t| t.complete).collect::<Vec<_>>()),
+    ])
+}
+
+/// The `ws_messages` table's rows; `t0` is the first frame's timestamp.
+pub(crate) fn message_frame(rows: &[WsMessage], t0: i128) -> DataFrame {
+    frame(vec![
+        col("stream", rows.iter().map(|m| m.stream).collect::<Vec<_>>()),
+        col("index", rows.iter().map(|m| m.index).collect::<Vec<_>>()),
+        col("from_server", rows.iter().map(|m| m.from_server).collect::<Vec<_>>()),
+        col("first_rel", rows.iter().map(|m| (m.first_ns - t0) as f64 / 1e9).collect::<Vec<_>>()),
+        col("last_rel", rows.iter().map(|m| (m.last_ns - t0) as f64 / 1e9).collect::<Vec<_>>()),
+        col("kind", rows.iter().map(|m| m.kind.to_string()).collect::<Vec<_>>()),
+        col("frames", rows.iter().map(|m| m.frames).collect::<Vec<_>>()),
+        col("wire_bytes", rows.iter().map(|m| m.wire_bytes).collect::<Vec<_>>()),
+        col("size", rows.iter().map(|m| m.size).collect::<Vec<_>>()),
+        col("compressed", rows.iter().map(|m| m.compressed).collect::<Vec<_>>()),
+        col("preview", rows.iter().map(|m| m.preview.clone()).collect::<Vec<_>>()),
+        col("echo_of", rows.iter().map(|m| m.echo_of).collect::<Vec<_>>()),
+        col("echo_latency_ms", rows.iter().map(|m| m.echo_latency_ms).collect::<Vec<_>>()),
+    ])
+}
+
+/// The `connections` table's rows, in the order given; `t0` is the first frame's time in seconds.
+pub(crate) fn connection_frame(c: &[Conn], t0: f64) -> DataFrame {
+    frame(vec![
+        col("stream", c.iter().map(|c| c.index).collect::<Vec<_>>()),
+        col("address_a", c.iter().map(|c| c.a.ip().to_string()).collect::<Vec<_>>()),
+        col("port_a", c.iter().map(|c| c.a.port() as u32).collect::<Vec<_>>()),
+        col("address_b", c.iter().map(|c| c.b.ip().to_string()).collect::<Vec<_>>()),
+        col("port_b", c.iter().map(|c| c.b.port() as u32).collect::<Vec<_>>()),
+        col("start_rel", c.iter().map(|c| c.first_ns as f64 / 1e9 - t0).collect::<Vec<_>>()),
+        col("duration", c.iter().map(|c| (c.last_ns - c.first_ns) as f64 / 1e9).collect::<Vec<_>>()),
+        col("packets_a_to_b", c.iter().map(|c| c.packets[0]).collect::<Vec<_>>()),
+        col("packets_b_to_a", c.iter().map(|c| c.packets[1]).collect::<Vec<_>>()),
+        col("bytes_a_to_b", c.iter().map(|c| c.bytes[0]).collect::<Vec<_>>()),
+        col("bytes_b_to_a", c.iter().map(|c| c.bytes[1]).collect::<Vec<_>>()),
+        col("payload_a_to_b", c.iter().map(|c| c.payload[0]).collect::<Vec<_>>()),
+        col("payload_b_to_a", c.iter().map(|c| c.payload[1]).collect::<Vec<_>>()),
+        col("syn", c.iter().map(|c| c.syn).collect::<Vec<_>>()),
+        col("syn_ack", c.iter().map(|c| c.syn_ack).collect::<Vec<_>>()),
+        col("fin", c.iter().map(|c| c.fin).collect::<Vec<_>>()),
+        col("rst", c.iter().map(|c| c.rst).collect::<Vec<_>>()),
+        col("handshake", c.iter().map(|c| c.handshake).collect::<Vec<_>>()),
+        col("handshake_rtt_ms", c.iter().map(|c| c.handshake_rtt_ns.map(|n| n as f64 / 1e6)).collect::<Vec<_>>()),
+        col("closed_by", c.iter().map(|c| c.close.map(|cl| if cl.dir == 0 { "A" } else { "B" }.to_string())).collect::<Vec<_>>()),
+        col("close", c.iter().map(|c| c.close.map(|cl| format!("{:?}", cl.how).to_uppercase())).collect::<Vec<_>>()),
+        col("history", c.iter().map(|c| c.history.clone()).collect::<Vec<_>>()),
+        col("retransmissions", c.iter().map(|c| c.retransmissions).collect::<Vec<_>>()),
+        col("missing_a_to_b", c.iter().map(|c| c.missing[0]).collect::<Vec<_>>()),
+        col("missing_b_to_a", c.iter().map(|c| c.missing[1]).collect::<Vec<_>>()),
+    ])
 }

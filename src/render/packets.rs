@@ -73,6 +73,34 @@ pub fn line(out: &mut impl io::Write, frame: &Frame<'_>, decoded: &Decoded<'_>, 
     writeln!(out, "{:>7} {:>12.6} {:>15} → {:<15} {:<9} {:>6} {}", frame.number, rel, c.src, c.dst, c.protocol, frame.orig_len, c.info)
 }
 
+/// The Protocol cell alone, as [`cells`] words it, without building the other cells.
+pub fn protocol(decoded: &Decoded<'_>, app: PacketApp<'_>) -> std::borrow::Cow<'static, str> {
+    use std::borrow::Cow;
+    if !app.notes.is_empty() {
+        let ws = app.notes.iter().any(|n| matches!(n, AppNote::Ws { .. }));
+        return Cow::Borrowed(if ws { "WebSocket" } else { "HTTP" });
+    }
+    match decoded.net {
+        Ok(Net::Ip { src, transport, .. }) => {
+            let v6 = matches!(src, IpAddr::V6(_));
+            Cow::Borrowed(match transport {
+                Transport::Tcp(_) => "TCP",
+                Transport::Udp { .. } => "UDP",
+                Transport::Icmp { v6: true, .. } => "ICMPv6",
+                Transport::Icmp { .. } => "ICMP",
+                Transport::Other(_) | Transport::Fragment(_) if v6 => "IPv6",
+                Transport::Other(_) | Transport::Fragment(_) => "IPv4",
+                Transport::Broken(6) => "TCP",
+                Transport::Broken(_) => "UDP",
+            })
+        }
+        Ok(Net::Arp) => Cow::Borrowed("ARP"),
+        Ok(Net::OtherEther(et)) => Cow::Owned(format!("0x{et:04x}")),
+        Err(Problem::UnsupportedLinkType(lt)) => Cow::Owned(linktype::name(lt)),
+        Err(Problem::Malformed(_)) => Cow::Borrowed("?"),
+    }
+}
+
 /// The Info column text of a packet that completed application messages, and its protocol.
 fn app_info(notes: &[AppNote]) -> Option<(&'static str, String)> {
     if notes.is_empty() {

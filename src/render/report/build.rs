@@ -7,14 +7,12 @@ use polars::prelude::{DataFrame, PolarsError};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::collect::Collector;
+use super::input::{ChartInput, ConnSums, CONN_COLS, HTTP_COLS, MSG_COLS, TABLE_ROWS};
 use super::runinfo::{ab_table, lesson, AbTable, RunInfo, StepInfo, WireInfo};
 use super::stats;
 use crate::analysis;
 use crate::render::charts::{CdfData, CdfSeries, Chart, ChartError, GroupBars, Panel};
-use crate::render::export::Exporter;
-
-/// Rows shown per summary table in the HTML.
-pub const TABLE_ROWS: usize = 200;
 
 static TEMPLATE: &str = include_str!("report.html.j2");
 
@@ -24,8 +22,9 @@ pub struct ReportRequest {
     pub input: PathBuf,
     /// Another run folder (or capture) shown side by side.
     pub compare: Option<PathBuf>,
-    /// Where report.html (and the PNGs, and for a capture the exported tables) go. Default: the
-    /// run folder itself, or `reports/<capture name>-report/` for a capture.
+    /// Where report.html (and the PNGs) go. Default: the run folder itself, or
+    /// `reports/<capture name>-report/` for a capture. (A capture's tables are not written:
+    /// `wirelab analyze CAPTURE --export DIR` writes them.)
     pub out: Option<PathBuf>,
     /// Also write every chart as a 1280×720 PNG.
     pub png: bool,
@@ -67,53 +66,65 @@ fn tab(table: &'static str) -> impl FnOnce(PolarsError) -> ReportError {
     move |source| ReportError::Table { table, source }
 }
 
-/// Runs the analysis on a capture with every table exported into `dir`.
-fn analyze_into(capture: &Path, dir: &Path) -> Result<(), ReportError> {
+/// One analysis pass over a capture that keeps only what the report draws; the capture's
+/// SHA-256 (with `hash`) is computed on a second thread meanwhile.
+fn collect(capture: &Path, stream: Option<u32>, hash: bool) -> Result<(ChartInput, Option<String>), ReportError> {
     let err = |msg: String| ReportError::Analysis { path: capture.to_path_buf(), msg };
-    let f = std::fs::File::open(capture).map_err(io(capture))?;
-    let reader = crate::capture::CaptureReader::open_file(f).map_err(|e| err(e.to_string()))?;
-    let mut export = Exporter::new(dir).map_err(|e| err(e.to_string()))?;
-    let opts = analysis::Options { no_packet_notes: false, ..Default::default() };
-    let s = analysis::analyze_with(reader, &mut export, &opts).map_err(|e| err(e.to_string()))?;
-    export.finish(&s).map_err(|e| err(e.to_string()))?;
-    Ok(())
+    std::thread::scope(|scope| {
+        let sha = hash.then(|| scope.spawn(|| sha256(capture)));
+        let input = (|| {
+            let f = std::fs::File::open(capture).map_err(io(capture))?;
+            let reader = crate::capture::CaptureReader::open_file(f).map_err(|e| err(e.to_string()))?;
+            let mut c = Collector::new(stream);
+            // Notes: the Info column and the HTTP/WebSocket protocol of a packet come from them.
+            let opts = analysis::Options { no_packet_notes: false, ..Default::default() };
+            let s = analysis::analyze_with(reader, &mut c, &opts).map_err(|e| err(e.to_string()))?;
+            c.finish(&s).map_err(tab("packets"))
+        })();
+        let sha = match sha.map(|h| h.join()) {
+            Some(Ok(r)) => Some(r?),
+            Some(Err(p)) => std::panic::resume_unwind(p),
+            None => None,
+        };
+        Ok((input?, sha))
+    })
 }
 
-/// One run (or analysed capture): its tables, summary and capture file.
+/// One run (or analysed capture): what its charts and tables need, its summary and capture file.
 struct Run {
     name: String,
     info: RunInfo,
     capture: Option<PathBuf>,
-    packets: Option<DataFrame>,
-    conns: Option<DataFrame>,
-    http: Option<DataFrame>,
-    msgs: Option<DataFrame>,
+    /// The capture's SHA-256, computed during the pass (for a capture input).
+    sha: Option<String>,
+    input: ChartInput,
 }
 
 fn is_capture_name(p: &Path) -> bool {
     matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng" | "cap"))
 }
 
-fn load(input: &Path, out: &Path) -> Result<Run, ReportError> {
-    let (dir, capture) = if input.is_dir() {
-        (input.to_path_buf(), None)
-    } else if input.is_file() {
-        analyze_into(input, out)?;
-        (out.to_path_buf(), Some(input.to_path_buf()))
-    } else {
+fn load(input: &Path, stream: Option<u32>, hash: bool) -> Result<Run, ReportError> {
+    let name_of = |input: &Path| input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "capture".into());
+    if input.is_file() {
+        let (data, sha) = collect(input, stream, hash)?;
+        return Ok(Run { name: name_of(input), info: RunInfo::default(), capture: Some(input.to_path_buf()), sha, input: data });
+    }
+    if !input.is_dir() {
         return Err(ReportError::NotAnInput(input.to_path_buf()));
-    };
+    }
+    let dir = input.to_path_buf();
     let summary = dir.join("summary.json");
     let mut info: RunInfo = match std::fs::read(&summary) {
         Ok(b) => serde_json::from_slice(&b).map_err(|source| ReportError::Summary { path: summary.clone(), source })?,
         Err(_) => RunInfo::default(),
     };
     info.order_from_scenario(&dir);
-    let capture = capture.or_else(|| {
+    let capture = {
         let named = info.capture.as_ref().map(|c| PathBuf::from(&c.file)).filter(|p| !p.as_os_str().is_empty());
         let named = named.and_then(|p| [p.clone(), dir.join(p.file_name().unwrap_or_default())].into_iter().find(|c| c.is_file()));
         named.or_else(|| std::fs::read_dir(&dir).ok()?.flatten().map(|e| e.path()).find(|p| is_capture_name(p)))
-    });
+    };
     let packets = stats::read(&dir, "packets", stats::packet_columns()).map_err(tab("packets"))?;
     if packets.is_none() && !dir.join("summary.json").exists() {
         return Err(ReportError::NotAnInput(input.to_path_buf()));
@@ -121,32 +132,46 @@ fn load(input: &Path, out: &Path) -> Result<Run, ReportError> {
     let conns = stats::read(&dir, "connections", &CONN_COLS).map_err(tab("connections"))?;
     let http = stats::read(&dir, "http", &HTTP_COLS).map_err(tab("http"))?;
     let msgs = stats::read(&dir, "ws_messages", &MSG_COLS).map_err(tab("ws_messages"))?;
-    let name = if !info.scenario.name.is_empty() {
-        info.scenario.name.clone()
-    } else {
-        input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "capture".into())
+    let data = ChartInput::from_tables(packets.as_ref(), conns.as_ref(), http.as_ref(), msgs.as_ref(), stream).map_err(tab("packets"))?;
+    let sha = match (&capture, hash) {
+        (Some(p), true) => Some(sha256(p)?),
+        _ => None,
     };
-    Ok(Run { name, info, capture, packets, conns, http, msgs })
+    let name = if !info.scenario.name.is_empty() { info.scenario.name.clone() } else { name_of(input) };
+    Ok(Run { name, info, capture, sha, input: data })
 }
 
-const CONN_COLS: [&str; 19] = [
-    "stream", "address_a", "port_a", "address_b", "port_b", "start_rel", "duration", "packets_a_to_b", "packets_b_to_a", "bytes_a_to_b", "bytes_b_to_a", "payload_a_to_b",
-    "payload_b_to_a", "syn", "fin", "rst", "handshake_rtt_ms", "close", "retransmissions",
-];
-const HTTP_COLS: [&str; 13] =
-    ["stream", "index_on_conn", "method", "target", "status", "content_type", "response_body_bytes", "request_time_rel", "response_first_rel", "response_last_rel", "ttfb_ms", "total_ms", "paid_handshake"];
-const MSG_COLS: [&str; 9] = ["stream", "index", "from_server", "first_rel", "kind", "size", "wire_bytes", "echo_latency_ms", "preview"];
-
+/// The file's SHA-256 in hex, read through a memory map (no copy of the page cache).
 fn sha256(path: &Path) -> Result<String, ReportError> {
-    let mut f = std::fs::File::open(path).map_err(io(path))?;
+    let f = std::fs::File::open(path).map_err(io(path))?;
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(io(path))?;
-        if n == 0 {
-            break;
+    let len = f.metadata().map_err(io(path))?.len();
+    // SAFETY: the map is read-only and dropped before this returns; a capture that is still
+    // being written only grows, and the length hashed is the one read above.
+    match (len > 0).then(|| unsafe { memmap2::MmapOptions::new().len(len as usize).map(&f) }) {
+        Some(Ok(map)) => {
+            let _ = map.advise(memmap2::Advice::Sequential);
+            // Hashed 8 MiB at a time, each given back once hashed (as the capture reader does),
+            // so the resident set stays flat however big the capture.
+            const STEP: usize = 8 << 20;
+            for (i, chunk) in map.chunks(STEP).enumerate() {
+                h.update(chunk);
+                // SAFETY: the range was hashed and is never read again; on a read-only file
+                // mapping MADV_DONTNEED only drops the pages from this process.
+                let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, i * STEP, chunk.len()) };
+            }
         }
-        h.update(&buf[..n]);
+        _ => {
+            let mut f = f;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = f.read(&mut buf).map_err(io(path))?;
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+            }
+        }
     }
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
@@ -160,8 +185,8 @@ struct TableView {
     total: usize,
 }
 
-fn table_view(id: &str, title: &str, df: Option<&DataFrame>) -> Option<TableView> {
-    let df = df?;
+fn table_view(id: &str, title: &str, table: Option<(&DataFrame, usize)>) -> Option<TableView> {
+    let (df, total) = table?;
     let head = df.head(Some(TABLE_ROWS));
     let headers: Vec<String> = head.get_column_names().iter().map(|s| s.to_string()).collect();
     let cols = head.columns();
@@ -177,7 +202,7 @@ fn table_view(id: &str, title: &str, df: Option<&DataFrame>) -> Option<TableView
                 .collect()
         })
         .collect();
-    Some(TableView { id: id.into(), title: title.into(), headers, rows, total: df.height() })
+    Some(TableView { id: id.into(), title: title.into(), headers, rows, total })
 }
 
 #[derive(Serialize)]
@@ -204,16 +229,16 @@ fn run_totals(run: &Run) -> StepInfo {
         mode: Some(String::new()),
         ..Default::default()
     };
-    if let Some(c) = &run.conns {
-        let col = |n: &str| stats::f64s(c, n).map(|v| v.into_iter().flatten().sum::<f64>() as u64).ok();
+    if let Some(c) = &run.input.conns {
+        let c = c.sums;
         s.wire = Some(WireInfo {
-            connections: Some(c.height() as u64),
-            syn: col("syn"),
-            fin: col("fin"),
-            rst: col("rst"),
-            packets: Some(col("packets_a_to_b").unwrap_or(0) + col("packets_b_to_a").unwrap_or(0)),
-            bytes: Some(col("bytes_a_to_b").unwrap_or(0) + col("bytes_b_to_a").unwrap_or(0)),
-            payload_bytes: Some(col("payload_a_to_b").unwrap_or(0) + col("payload_b_to_a").unwrap_or(0)),
+            connections: Some(c.count as u64),
+            syn: Some(c.syn as u64),
+            fin: Some(c.fin as u64),
+            rst: Some(c.rst as u64),
+            packets: Some(c.packets as u64),
+            bytes: Some(c.bytes as u64),
+            payload_bytes: Some(c.payload as u64),
             page_load_ms: None,
         });
     }
@@ -323,12 +348,9 @@ pub fn build(req: ReportRequest) -> Result<ReportOutput, ReportError> {
         None => PathBuf::from("reports").join(format!("{}-report", req.input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "capture".into()))),
     };
     std::fs::create_dir_all(&out).map_err(io(&out))?;
-    let run = load(&req.input, &out)?;
+    let run = load(&req.input, req.stream, true)?;
     let other = match &req.compare {
-        Some(c) => {
-            let sub = out.join("compare");
-            Some(load(c, &sub)?)
-        }
+        Some(c) => Some(load(c, None, false)?),
         None => None,
     };
 
@@ -357,44 +379,48 @@ pub fn build(req: ReportRequest) -> Result<ReportOutput, ReportError> {
     };
 
     // Charts.
+    let d = &run.input;
     let mut charts: Vec<Chart> = vec![];
-    if let Some(p) = &run.packets {
-        if let Some(f) = stats::flow(p, req.stream).map_err(tab("packets"))? {
+    if let Some(f) = &d.flow {
+        if let Some(f) = stats::flow(f).map_err(tab("packets"))? {
             charts.push(Chart::Flow(f));
         }
     }
-    if let Some(c) = &run.conns {
-        if let Some(t) = stats::timeline(c, run.http.as_ref()).map_err(tab("connections"))? {
+    if let Some(c) = &d.conns {
+        if let Some(t) = stats::timeline(c, d.http.as_ref()).map_err(tab("connections"))? {
             charts.push(Chart::Timeline(t));
         }
-        if let Some(h) = &run.http {
-            if let Some(w) = stats::waterfall(c, h).map_err(tab("http"))? {
+        if let Some(h) = &d.http {
+            if let Some(w) = stats::waterfall(h).map_err(tab("http"))? {
                 charts.push(Chart::Waterfall(w));
             }
         }
     }
-    if let Some(p) = &run.packets {
-        if let Some(io) = stats::io_graph(p).map_err(tab("packets"))? {
+    if let Some(io) = &d.io {
+        if let Some(io) = stats::io_graph(io).map_err(tab("packets"))? {
             charts.push(Chart::Io(io));
         }
-        if let Some(t) = stats::tseq(p, run.conns.as_ref(), req.stream).map_err(tab("packets"))? {
+    }
+    if let Some(t) = &d.tseq {
+        if let Some(t) = stats::tseq(t).map_err(tab("packets"))? {
             charts.push(Chart::Tseq(t));
         }
     }
-    let mut groups: Vec<(String, DataFrame)> = vec![];
-    if let Some(c) = &run.conns {
+    let mut groups: Vec<(String, ConnSums)> = vec![];
+    if let Some(c) = &d.conns {
         let windowed: Vec<_> = steps.iter().filter_map(|(n, s)| Some((n.to_string(), s.start_rel?, s.end_rel?))).collect();
         if let (Some(o), Some((na, nb))) = (&other, &cmp_names) {
-            groups.push((na.clone(), c.clone()));
-            if let Some(oc) = &o.conns {
-                groups.push((nb.clone(), oc.clone()));
+            groups.push((na.clone(), c.sums));
+            if let Some(oc) = &o.input.conns {
+                groups.push((nb.clone(), oc.sums));
             }
-        } else if windowed.len() >= 2 {
+        } else if let (true, Some(full)) = (windowed.len() >= 2, &c.full) {
             for (n, a, b) in windowed {
-                groups.push((n, stats::between(c, "start_rel", a, b).map_err(tab("connections"))?));
+                let part = stats::between(full, "start_rel", a, b).map_err(tab("connections"))?;
+                groups.push((n, ConnSums::from_table(&part).map_err(tab("connections"))?));
             }
         } else {
-            groups.push((run.name.clone(), c.clone()));
+            groups.push((run.name.clone(), c.sums));
         }
     }
     let with_wire: Vec<_> = steps.iter().filter(|(_, s)| s.wire.is_some()).collect();
@@ -405,10 +431,10 @@ pub fn build(req: ReportRequest) -> Result<ReportOutput, ReportError> {
     }
     let mut echo_runs = vec![];
     let (na, nb) = cmp_names.clone().unwrap_or_else(|| (run.name.clone(), String::new()));
-    if let Some(m) = &run.msgs {
-        echo_runs.push((na, m.clone()));
+    if let Some(m) = &d.msgs {
+        echo_runs.push((na, m));
     }
-    if let Some(m) = other.as_ref().and_then(|o| o.msgs.clone()) {
+    if let Some(m) = other.as_ref().and_then(|o| o.input.msgs.as_ref()) {
         echo_runs.push((nb, m));
     }
     if let Some(c) = stats::echo_cdf(&echo_runs).map_err(tab("ws_messages"))? {
@@ -433,15 +459,11 @@ pub fn build(req: ReportRequest) -> Result<ReportOutput, ReportError> {
     }
 
     // Capture metadata.
-    let capture_sha = match &run.capture {
-        Some(p) => Some(sha256(p)?),
-        None => None,
-    };
     let drops = run.info.drops.or(run.info.capture.as_ref().map(|c| c.stats.kernel_dropped + c.stats.interface_dropped));
     let tables: Vec<TableView> = [
-        table_view("connections", "TCP connections", run.conns.as_ref()),
-        table_view("http", "HTTP transactions", run.http.as_ref()),
-        table_view("ws", "WebSocket messages", run.msgs.as_ref()),
+        table_view("connections", "TCP connections", d.conns.as_ref().map(|c| (&c.head, c.total))),
+        table_view("http", "HTTP transactions", d.http.as_ref().map(|h| (&h.head, h.total))),
+        table_view("ws", "WebSocket messages", d.msgs.as_ref().map(|m| (&m.head, m.total))),
     ]
     .into_iter()
     .flatten()
@@ -458,8 +480,8 @@ pub fn build(req: ReportRequest) -> Result<ReportOutput, ReportError> {
         expectations => run.info.expectations,
         compare => other.as_ref().map(|o| o.name.clone()),
         capture_file => run.capture.as_ref().map(|p| p.display().to_string()),
-        capture_sha => capture_sha,
-        packets => run.packets.as_ref().map(|p| crate::render::summary::thousands(p.height() as u64)),
+        capture_sha => run.sha,
+        packets => d.packets.map(crate::render::summary::thousands),
         drops => drops,
         version => env!("CARGO_PKG_VERSION"),
         lesson => lesson_text,
@@ -467,6 +489,7 @@ pub fn build(req: ReportRequest) -> Result<ReportOutput, ReportError> {
         charts => views,
         tables => tables,
         table_rows => TABLE_ROWS,
+        tables_beside => req.input.is_dir(),
     })?;
     let html_path = out.join("report.html");
     std::fs::write(&html_path, html).map_err(io(&html_path))?;

@@ -1,11 +1,12 @@
-//! The statistics behind the charts, computed with polars over the exported tables (per-interval sums, per-connection aggregates, quantiles), reduced to the small typed data the charts draw.
+//! The statistics behind the charts, computed with polars over the reduced tables of [`super::input::ChartInput`] (per-interval sums, per-connection aggregates, quantiles), reduced to the small typed data the charts draw.
 
 use std::path::Path;
 
 use polars::prelude::*;
 
+use super::input::{ConnSums, Conns, FlowRows, Http, IoBins, Msgs, PerConn, TseqPoints};
 use crate::render::charts::{
-    clip, nice_step, ArrowKind, CdfData, CdfSeries, ConnBar, FlowArrow, FlowData, GroupBars, IoData, IoSeries, Panel, TimelineData, TseqData, TseqSeg, WaterfallData, WaterfallRow,
+    clip, nice_step, ArrowKind, CdfData, CdfSeries, ConnBar, FlowArrow, FlowData, GroupBars, IoData, IoSeries, Panel, TimelineData, TseqData, WaterfallData, WaterfallRow,
 };
 
 /// Arrows in the flow graph: more would not fit a slide.
@@ -51,34 +52,40 @@ fn rows_where(df: &DataFrame, keep: impl Fn(usize) -> bool) -> PolarsResult<Data
     df.take(&IdxCa::from_vec("idx".into(), idx))
 }
 
-/// Packets and bytes per interval, by protocol (the top few; the rest as "other").
-pub fn io_graph(packets: &DataFrame) -> PolarsResult<Option<IoData>> {
-    if packets.height() == 0 {
+/// Packets and bytes per interval, by protocol (the top few; the rest as "other"): the binned
+/// counts grouped into about [`IO_BINS`] intervals with polars.
+pub fn io_graph(io: &IoBins) -> PolarsResult<Option<IoData>> {
+    if io.packets == 0 {
         return Ok(None);
     }
-    let t = packets.column("time_rel")?.cast(&DataType::Float64)?;
-    let span = t.f64()?.max().unwrap_or(0.0);
+    let span = io.max_ns as f64 / 1e9;
     let interval = nice_step(span.max(1e-3), IO_BINS);
-    let bin = (t.as_materialized_series() * (1.0 / interval)).cast(&DataType::Int64)?.with_name("bin".into());
-    // Top protocols by packet count.
-    let proto = packets.column("protocol")?.clone();
-    let counts = DataFrame::new_infer_height(vec![proto.clone(), packets.column("length")?.clone()])?.group_by(["protocol"])?.select(["length"]).count()?;
-    let counts = counts.sort(["length_count"], SortMultipleOptions::default().with_order_descending(true))?;
+    let per = ((interval * 1e9).round() as u64 / io.width_ns).max(1);
+    let interval = (per * io.width_ns) as f64 / 1e9;
+    let (mut proto, mut bin, mut pk, mut by) = (vec![], vec![], vec![], vec![]);
+    for (name, bins) in &io.protocols {
+        for (i, b) in bins.iter().enumerate().filter(|(_, b)| b[0] > 0) {
+            proto.push(name.as_str());
+            bin.push(i as u64 / per);
+            pk.push(b[0]);
+            by.push(b[1]);
+        }
+    }
+    let df = df!("protocol" => proto, "bin" => bin, "packets" => pk, "bytes" => by)?;
+    // Top protocols by packet count (ties by name).
+    #[allow(deprecated)]
+    let counts = df.group_by(["protocol"])?.select(["packets"]).sum()?;
+    let counts = counts.sort(["packets_sum", "protocol"], SortMultipleOptions::default().with_order_descending_multi([true, false]))?;
     let top: Vec<String> = strs(&counts, "protocol")?.into_iter().flatten().take(IO_PROTOCOLS).collect();
     let others = counts.height() > top.len();
-    let names = proto.cast(&DataType::String)?;
-    let lumped: Vec<String> = names.str()?.iter().map(|p| p.filter(|p| top.iter().any(|t| t == p)).unwrap_or("other").to_string()).collect();
-    let df = DataFrame::new_infer_height(vec![
-        Column::new("protocol".into(), lumped),
-        bin.into(),
-        packets.column("length")?.cast(&DataType::UInt64)?,
-    ])?;
+    let names = strs(&df, "protocol")?;
+    let lumped: Vec<String> = names.iter().map(|p| p.as_deref().filter(|p| top.iter().any(|t| t == p)).unwrap_or("other").to_string()).collect();
+    let mut df = df;
+    df.with_column(Column::new("protocol".into(), lumped))?;
     #[allow(deprecated)]
-    let sums = df.group_by(["protocol", "bin"])?.select(["length"]).sum()?;
-    let n = df.group_by(["protocol", "bin"])?.select(["length"]).count()?;
+    let sums = df.group_by(["protocol", "bin"])?.select(["packets", "bytes"]).sum()?;
     let sums = sums.sort(["protocol", "bin"], SortMultipleOptions::default())?;
-    let n = n.sort(["protocol", "bin"], SortMultipleOptions::default())?;
-    let (p, b, bytes, count) = (strs(&sums, "protocol")?, f64s(&sums, "bin")?, f64s(&sums, "length_sum")?, f64s(&n, "length_count")?);
+    let (p, b, bytes, count) = (strs(&sums, "protocol")?, f64s(&sums, "bin")?, f64s(&sums, "bytes_sum")?, f64s(&sums, "packets_sum")?);
     let mut order = top.clone();
     if others {
         order.push("other".into());
@@ -95,9 +102,8 @@ pub fn io_graph(packets: &DataFrame) -> PolarsResult<Option<IoData>> {
             s
         })
         .collect();
-    let total = packets.height();
     Ok(Some(IoData {
-        title: format!("IO graph: {} packets over {:.2} s — where are the bursts?", crate::render::summary::thousands(total as u64), span),
+        title: format!("IO graph: {} packets over {:.2} s — where are the bursts?", crate::render::summary::thousands(io.packets), span),
         note: format!("{} intervals of {}; intervals with no packets of a protocol drop to zero", (span / interval).ceil() as u64, crate::render::charts::interval_name(interval)),
         interval_s: interval,
         series,
@@ -144,8 +150,8 @@ pub fn packet_columns() -> &'static [&'static str] {
     PACKET_COLS
 }
 
-/// The ladder for the first connections (or one `stream`), capped at [`FLOW_ARROWS`] arrows.
-pub fn flow(packets: &DataFrame, stream: Option<u32>) -> PolarsResult<Option<FlowData>> {
+/// The packet rows of the first three connections (or one `stream`): the first [`FLOW_ARROWS`].
+pub fn flow_rows(packets: &DataFrame, stream: Option<u32>) -> PolarsResult<Option<FlowRows>> {
     let streams = f64s(packets, "stream")?;
     let first: Vec<u32> = {
         let mut v: Vec<u32> = vec![];
@@ -168,8 +174,12 @@ pub fn flow(packets: &DataFrame, stream: Option<u32>) -> PolarsResult<Option<Flo
         return Ok(None);
     }
     let all = rows_where(packets, |i| streams[i].is_some_and(|s| wanted.contains(&(s as u32))))?;
-    let total = all.height();
-    let df = all.head(Some(FLOW_ARROWS));
+    Ok(Some(FlowRows { total: all.height(), rows: all.head(Some(FLOW_ARROWS)), wanted }))
+}
+
+/// The ladder for the first connections (or one `stream`), capped at [`FLOW_ARROWS`] arrows.
+pub fn flow(f: &FlowRows) -> PolarsResult<Option<FlowData>> {
+    let (wanted, total, df) = (&f.wanted, f.total, f.rows.head(Some(FLOW_ARROWS)));
     let (t, src, dst, sp, dp) = (f64s(&df, "time_rel")?, strs(&df, "src")?, strs(&df, "dst")?, f64s(&df, "src_port")?, f64s(&df, "dst_port")?);
     let (proto, flags, len, info, st) = (strs(&df, "protocol")?, strs(&df, "tcp_flags")?, f64s(&df, "tcp_len")?, strs(&df, "info")?, f64s(&df, "stream")?);
     let ep = |a: &Option<String>, p: Option<f64>| format!("{}:{}", a.as_deref().unwrap_or("?"), p.map(|p| p as u64).unwrap_or(0));
@@ -223,75 +233,64 @@ pub fn flow(packets: &DataFrame, stream: Option<u32>) -> PolarsResult<Option<Flo
     Ok(Some(FlowData { title, note, lanes: lanes.iter().map(|l| clip(l, 28)).collect(), arrows }))
 }
 
-/// The connection with the most payload (or `stream`), as a Stevens time-sequence graph.
-pub fn tseq(packets: &DataFrame, conns: Option<&DataFrame>, stream: Option<u32>) -> PolarsResult<Option<TseqData>> {
-    let stream = match (stream, conns) {
-        (Some(s), _) => s,
-        (None, Some(c)) if c.height() > 0 => {
-            let total = (c.column("payload_a_to_b")?.cast(&DataType::Float64)? .as_materialized_series() + c.column("payload_b_to_a")?.cast(&DataType::Float64)?.as_materialized_series())?;
-            let best = total.f64()?.iter().enumerate().max_by(|a, b| a.1.unwrap_or(0.0).total_cmp(&b.1.unwrap_or(0.0))).map(|(i, _)| i).unwrap_or(0);
-            f64s(c, "stream")?[best].unwrap_or(0.0) as u32
-        }
-        _ => return Ok(None),
-    };
-    let streams = f64s(packets, "stream")?;
-    let df = rows_where(packets, |i| streams[i] == Some(stream as f64))?;
-    if df.height() == 0 {
+/// The stream with the most payload (the last of equals), from the connections table.
+pub fn busiest(c: &DataFrame) -> PolarsResult<Option<u32>> {
+    if c.height() == 0 {
         return Ok(None);
     }
-    let (t, sp, seq, ack, len, an) = (f64s(&df, "time_rel")?, f64s(&df, "src_port")?, f64s(&df, "seq_rel")?, f64s(&df, "ack_rel")?, f64s(&df, "tcp_len")?, strs(&df, "analysis")?);
-    // The sending direction: the source port that carried the most payload.
-    let mut per_port: Vec<(f64, f64)> = vec![];
-    for i in 0..df.height() {
-        let p = sp[i].unwrap_or(0.0);
-        match per_port.iter_mut().find(|x| x.0 == p) {
-            Some(x) => x.1 += len[i].unwrap_or(0.0),
-            None => per_port.push((p, len[i].unwrap_or(0.0))),
-        }
-    }
-    let sender = per_port.iter().max_by(|a, b| a.1.total_cmp(&b.1)).map(|x| x.0).unwrap_or(0.0);
-    let mut segs = vec![];
-    let mut acks = vec![];
-    for i in 0..df.height() {
-        let l = len[i].unwrap_or(0.0);
-        if sp[i] == Some(sender) {
-            if l > 0.0 {
-                let s = seq[i].unwrap_or(0.0);
-                let re = an[i].as_deref().is_some_and(|a| a.contains("retransmission"));
-                segs.push(TseqSeg { t: t[i].unwrap_or(0.0), seq: s, end: s + l, retransmission: re });
-            }
-        } else if let Some(a) = ack[i] {
-            acks.push((t[i].unwrap_or(0.0), a));
-        }
-    }
-    if segs.is_empty() {
+    let total = (c.column("payload_a_to_b")?.cast(&DataType::Float64)?.as_materialized_series() + c.column("payload_b_to_a")?.cast(&DataType::Float64)?.as_materialized_series())?;
+    let best = total.f64()?.iter().enumerate().max_by(|a, b| a.1.unwrap_or(0.0).total_cmp(&b.1.unwrap_or(0.0))).map(|(i, _)| i).unwrap_or(0);
+    Ok(Some(f64s(c, "stream")?[best].unwrap_or(0.0) as u32))
+}
+
+/// One connection's points as a Stevens time-sequence graph, from the port that sent the most payload.
+pub fn tseq(points: &TseqPoints) -> PolarsResult<Option<TseqData>> {
+    let stream = points.stream;
+    let Some(si) = points.ports.iter().enumerate().max_by(|a, b| a.1.payload.total_cmp(&b.1.payload)).map(|(i, _)| i) else { return Ok(None) };
+    let sender = &points.ports[si];
+    if sender.segs.is_empty() {
         return Ok(None);
     }
-    let n = segs.len();
-    let retrans = segs.iter().filter(|s| s.retransmission).count();
-    let step = n.div_ceil(TSEQ_SEGMENTS).max(1);
-    let kept: Vec<TseqSeg> = segs.into_iter().enumerate().filter(|(i, s)| s.retransmission || i % step == 0).map(|(_, s)| s).collect();
-    let astep = acks.len().div_ceil(TSEQ_SEGMENTS).max(1);
-    let acks: Vec<(f64, f64)> = acks.into_iter().enumerate().filter(|(i, _)| i % astep == 0).map(|(_, a)| a).collect();
+    let n = sender.segs.len();
+    let retrans = sender.retransmissions;
+    let (kept, step) = sender.segs.clone().finish();
+    let acks: Vec<(f64, f64)> = points.ports.iter().enumerate().filter(|(i, p)| *i != si && p.port != sender.port).flat_map(|(_, p)| p.acks.clone().finish().0).collect();
+    let port = sender.port.unwrap_or(0);
     let title = if retrans > 0 {
         format!("Time-sequence, stream {stream}: {retrans} retransmission(s) — look for the red crosses and the flat steps")
     } else {
         format!("Time-sequence, stream {stream}: a steady climb, no retransmissions")
     };
-    let note = if step > 1 { format!("{n} data segments from port {sender}; every {step}th drawn, all retransmissions kept") } else { format!("{n} data segments from port {sender}") };
+    let note = if step > 1 { format!("{n} data segments from port {port}; every {step}th drawn, all retransmissions kept") } else { format!("{n} data segments from port {port}") };
     Ok(Some(TseqData { title, note, segs: kept, acks }))
 }
 
+/// Requests per connection (over the connections that carried HTTP), grouped with polars.
+pub fn per_conn(http: &DataFrame) -> PolarsResult<PerConn> {
+    if http.height() == 0 {
+        return Ok(PerConn::default());
+    }
+    let g = http.group_by(["stream"])?.select(["index_on_conn"]).count()?;
+    requests_per_conn(g.column("index_on_conn_count")?)
+}
+
+/// The busiest connection's requests and the connections with one, from a count per connection.
+pub fn requests_per_conn(counts: &Column) -> PolarsResult<PerConn> {
+    let n = counts.cast(&DataType::Float64)?;
+    let n = n.f64()?;
+    Ok(PerConn { busiest: n.max().unwrap_or(0.0) as usize, singles: n.equal(1.0).sum().unwrap_or(0) as usize })
+}
+
 /// One bar per connection, with its HTTP exchanges; capped at [`ROWS`].
-pub fn timeline(conns: &DataFrame, http: Option<&DataFrame>) -> PolarsResult<Option<TimelineData>> {
-    if conns.height() == 0 {
+pub fn timeline(conns: &Conns, http: Option<&Http>) -> PolarsResult<Option<TimelineData>> {
+    if conns.total == 0 {
         return Ok(None);
     }
-    let total = conns.height();
-    let c = conns.head(Some(ROWS));
+    let total = conns.total;
+    let c = conns.head.head(Some(ROWS));
     let (st, start, dur, hs, close, pa) = (f64s(&c, "stream")?, f64s(&c, "start_rel")?, f64s(&c, "duration")?, f64s(&c, "handshake_rtt_ms")?, strs(&c, "close")?, f64s(&c, "port_a")?);
     let (hst, hreq, hlast) = match http {
-        Some(h) => (f64s(h, "stream")?, f64s(h, "request_time_rel")?, f64s(h, "response_last_rel")?),
+        Some(h) => (f64s(&h.exchanges, "stream")?, f64s(&h.exchanges, "request_time_rel")?, f64s(&h.exchanges, "response_last_rel")?),
         None => (vec![], vec![], vec![]),
     };
     let mut bars = vec![];
@@ -307,17 +306,8 @@ pub fn timeline(conns: &DataFrame, http: Option<&DataFrame>) -> PolarsResult<Opt
             close: close[i].clone(),
         });
     }
-    let reqs = hst.len();
-    let mut per_conn: Vec<(u64, usize)> = vec![];
-    for s in hst.iter().flatten() {
-        let s = *s as u64;
-        match per_conn.iter_mut().find(|c| c.0 == s) {
-            Some(c) => c.1 += 1,
-            None => per_conn.push((s, 1)),
-        }
-    }
-    let busiest = per_conn.iter().map(|c| c.1).max().unwrap_or(0);
-    let singles = per_conn.iter().filter(|c| c.1 == 1).count();
+    let reqs = http.map(|h| h.total).unwrap_or(0);
+    let PerConn { busiest, singles } = http.map(|h| h.per_conn).unwrap_or_default();
     let title = if busiest > 1 && singles > 1 {
         format!("Connection timeline: one connection carries {busiest} requests; {singles} others carry one each, each paying a handshake")
     } else if total == 1 {
@@ -337,14 +327,14 @@ pub fn timeline(conns: &DataFrame, http: Option<&DataFrame>) -> PolarsResult<Opt
 ///
 /// "Waiting for a connection" starts when the object could first be asked for: the end of the
 /// latest HTML page before it (the page that names the objects).
-pub fn waterfall(conns: &DataFrame, http: &DataFrame) -> PolarsResult<Option<WaterfallData>> {
-    if http.height() == 0 {
+pub fn waterfall(http: &Http) -> PolarsResult<Option<WaterfallData>> {
+    if http.total == 0 {
         return Ok(None);
     }
-    let sorted = http.sort(["request_time_rel"], SortMultipleOptions::default().with_nulls_last(true))?;
-    let total = sorted.height();
-    let h = sorted.head(Some(ROWS));
+    let total = http.total;
+    let h = http.waterfall.sort(["request_time_rel"], SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true))?.head(Some(ROWS));
     let (hst, target, req, first, last, paid) = (f64s(&h, "stream")?, strs(&h, "target")?, f64s(&h, "request_time_rel")?, f64s(&h, "response_first_rel")?, f64s(&h, "response_last_rel")?, f64s(&h, "paid_handshake")?);
+    let conns = &http.waterfall_conns;
     let (cst, cstart, chs) = (f64s(conns, "stream")?, f64s(conns, "start_rel")?, f64s(conns, "handshake_rtt_ms")?);
     let ctype = if h.get_column_names().iter().any(|c| c.as_str() == "content_type") { strs(&h, "content_type")? } else { vec![None; h.height()] };
     let is_page = |i: usize| ctype[i].as_deref().is_some_and(|c| c.contains("html")) || target[i].as_deref().is_some_and(|t| t.ends_with(".html") || t.ends_with(".htm") || t.ends_with('/'));
@@ -399,47 +389,51 @@ fn dist_label(name: &str, values: &Float64Chunked) -> PolarsResult<String> {
 }
 
 /// WebSocket echo round-trip times from the messages table, one series per run given.
-pub fn echo_cdf(runs: &[(String, DataFrame)]) -> PolarsResult<Option<CdfData>> {
+pub fn echo_cdf(runs: &[(String, &Msgs)]) -> PolarsResult<Option<CdfData>> {
     let mut series = vec![];
+    let mut sampled = vec![];
     for (name, msgs) in runs {
-        let c = msgs.column("echo_latency_ms")?.cast(&DataType::Float64)?;
-        let v = c.f64()?.drop_nulls();
-        if v.is_empty() {
+        if msgs.echo.is_empty() {
             continue;
         }
+        if msgs.echo_total > msgs.echo.len() {
+            sampled.push(format!("{name}: the first {} of {} echoes", msgs.echo.len(), msgs.echo_total));
+        }
+        let v = Float64Chunked::from_slice("echo_latency_ms".into(), &msgs.echo);
         series.push(CdfSeries { label: dist_label(name, &v)?, points: cdf_points(&v)?, from_percentiles: false });
     }
     if series.is_empty() {
         return Ok(None);
     }
+    let mut note = "measured on the wire: client message → server's echo".to_string();
+    if !sampled.is_empty() {
+        note = format!("{note} ({})", sampled.join("; "));
+    }
     Ok(Some(CdfData {
         name: "ws-echo-rtt-cdf".into(),
         title: "WebSocket echo round-trip time: how long most messages take, and the tail".into(),
-        note: "measured on the wire: client message → server's echo".into(),
+        note,
         x_desc: "echo round-trip time (ms)".into(),
         series,
     }))
 }
 
 /// SYN/FIN/RST and header against payload bytes, per group of connections (steps or runs).
-pub fn overhead(groups: &[(String, DataFrame)]) -> PolarsResult<Option<GroupBars>> {
-    if groups.is_empty() || groups.iter().all(|(_, d)| d.height() == 0) {
+pub fn overhead(groups: &[(String, ConnSums)]) -> PolarsResult<Option<GroupBars>> {
+    if groups.is_empty() || groups.iter().all(|(_, d)| d.count == 0.0) {
         return Ok(None);
     }
-    let sum = |d: &DataFrame, c: &str| -> PolarsResult<f64> { Ok(d.column(c)?.cast(&DataType::Float64)?.f64()?.sum().unwrap_or(0.0)) };
     let mut syn = vec![];
     let mut fin = vec![];
     let mut rst = vec![];
     let mut head = vec![];
     let mut pay = vec![];
     for (_, d) in groups {
-        syn.push(sum(d, "syn")?);
-        fin.push(sum(d, "fin")?);
-        rst.push(sum(d, "rst")?);
-        let bytes = sum(d, "bytes_a_to_b")? + sum(d, "bytes_b_to_a")?;
-        let p = sum(d, "payload_a_to_b")? + sum(d, "payload_b_to_a")?;
-        head.push(bytes - p);
-        pay.push(p);
+        syn.push(d.syn);
+        fin.push(d.fin);
+        rst.push(d.rst);
+        head.push(d.bytes - d.payload);
+        pay.push(d.payload);
     }
     let names: Vec<String> = groups.iter().map(|g| g.0.clone()).collect();
     let title = if groups.len() >= 2 {
@@ -485,13 +479,14 @@ mod tests {
             "length" => [60u32, 70, 500, 66, 400],
         )
         .unwrap();
-        let io = io_graph(&df).unwrap().unwrap();
+        let io = io_graph(&IoBins::from_packets(&df).unwrap()).unwrap().unwrap();
         let tcp = io.series.iter().find(|s| s.label == "TCP").unwrap();
         assert_eq!(tcp.packets.iter().sum::<f64>(), 3.0);
         assert_eq!(tcp.bytes.iter().sum::<f64>(), 196.0);
         assert_eq!(tcp.packets[0], 2.0, "the first two packets share an interval");
         let http = io.series.iter().find(|s| s.label == "HTTP").unwrap();
         assert_eq!(http.bytes.iter().sum::<f64>(), 900.0);
+        assert_eq!(io.interval_s, 0.005);
     }
 
     #[test]
