@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use crate::analysis::{Observed, Observer, ObserverError, PacketApp, Summary, CONTINUE};
+use crate::analysis::{Observed, Observer, ObserverError, PacketApp, Seen, SeenTcp, Summary, CONTINUE};
 use crate::capture::reader::Frame;
 use crate::decode::{Decoded, Net, Transport};
 use crate::proto::http::Transaction;
@@ -142,6 +142,30 @@ impl PacketRows {
         p.window.push(tcp.map(|i| i.window));
         p.tcp_len.push(seg.map(|s| s.seg_len));
         p.analysis.push(tcp.and_then(|i| analysis_names(i.analysis)));
+    }
+
+    /// Adds one TCP segment's row from what the pass tells of it (the same row as [`Self::push`]
+    /// gives for its frame); `t0` is the first frame's timestamp.
+    pub(crate) fn push_seen(&mut self, s: &Seen<'_>, t: &SeenTcp<'_>, t0: i128) {
+        let cols = packets::tcp_cells(t, s.app);
+        let p = self;
+        p.number.push(s.number);
+        p.ts.push(s.ts_ns as f64 / 1e9);
+        p.rel.push((s.ts_ns - t0) as f64 / 1e9);
+        p.src.push(cols.src);
+        p.dst.push(cols.dst);
+        p.protocol.push(cols.protocol);
+        p.length.push(s.orig_len);
+        p.info.push(cols.info);
+        p.stream.push(Some(t.info.stream));
+        p.sport.push(Some(t.seg.sport as u32));
+        p.dport.push(Some(t.seg.dport as u32));
+        p.flags.push(Some(packets::flag_names(t.seg.flags)));
+        p.seq.push(Some(t.info.rel_seq));
+        p.ack.push(Some(t.info.rel_ack));
+        p.window.push(Some(t.info.window));
+        p.tcp_len.push(Some(t.seg.seg_len));
+        p.analysis.push(analysis_names(t.info.analysis));
     }
 
     /// The rows gathered so far as a frame; the rows are emptied.

@@ -5,11 +5,11 @@ use std::fmt::Write as _;
 use std::io;
 use std::net::IpAddr;
 
-use crate::analysis::{AppNote, Observed, Observer, PacketApp, CONTINUE};
+use crate::analysis::{AppNote, Observed, Observer, PacketApp, SeenTcp, CONTINUE};
 use crate::proto::http::Note;
 use crate::proto::websocket::Opcode;
 use crate::capture::reader::Frame;
-use crate::decode::{flags::*, linktype, Decoded, Net, Problem, TcpOption, TcpOptions, TcpSeg, Transport};
+use crate::decode::{flags::*, linktype, Carried, Decoded, Net, Problem, TcpOption, TcpOptions, TcpSeg, Transport};
 use crate::tcp::tracker::analysis;
 use crate::tcp::PacketInfo;
 
@@ -56,14 +56,19 @@ pub struct Cells {
 
 /// The cells of one packet, with the application layer's reading when it has one.
 pub fn cells(frame: &Frame<'_>, decoded: &Decoded<'_>, tcp: Option<&PacketInfo>, app: PacketApp<'_>) -> Cells {
-    let (src, dst, mut protocol, mut info) = columns(frame, decoded, tcp);
+    let (src, dst, protocol, info) = columns(frame, decoded, tcp);
+    with_app(Cells { src, dst, protocol, info }, app, tcp.is_some())
+}
+
+/// The application layer's reading over the transport's cells.
+fn with_app(mut c: Cells, app: PacketApp<'_>, tcp: bool) -> Cells {
     if let Some((p, text)) = app_info(app.notes) {
-        protocol = p.to_string();
-        info = text;
-    } else if app.partial && tcp.is_some() {
-        info.push_str(" [TCP segment of a reassembled PDU]");
+        c.protocol = p.to_string();
+        c.info = text;
+    } else if app.partial && tcp {
+        c.info.push_str(" [TCP segment of a reassembled PDU]");
     }
-    Cells { src, dst, protocol, info }
+    c
 }
 
 /// Writes one packet-list line. `t0_ns` is the first frame's timestamp.
@@ -75,30 +80,34 @@ pub fn line(out: &mut impl io::Write, frame: &Frame<'_>, decoded: &Decoded<'_>, 
 
 /// The Protocol cell alone, as [`cells`] words it, without building the other cells.
 pub fn protocol(decoded: &Decoded<'_>, app: PacketApp<'_>) -> std::borrow::Cow<'static, str> {
+    protocol_name(decoded.carried(), app)
+}
+
+/// The Protocol cell of a frame that carried `c` (what [`Seen`](crate::analysis::Seen) tells).
+pub fn protocol_name(c: Carried, app: PacketApp<'_>) -> std::borrow::Cow<'static, str> {
     use std::borrow::Cow;
     if !app.notes.is_empty() {
         let ws = app.notes.iter().any(|n| matches!(n, AppNote::Ws { .. }));
         return Cow::Borrowed(if ws { "WebSocket" } else { "HTTP" });
     }
-    match decoded.net {
-        Ok(Net::Ip { src, transport, .. }) => {
-            let v6 = matches!(src, IpAddr::V6(_));
-            Cow::Borrowed(match transport {
-                Transport::Tcp(_) => "TCP",
-                Transport::Udp { .. } => "UDP",
-                Transport::Icmp { v6: true, .. } => "ICMPv6",
-                Transport::Icmp { .. } => "ICMP",
-                Transport::Other(_) | Transport::Fragment(_) if v6 => "IPv6",
-                Transport::Other(_) | Transport::Fragment(_) => "IPv4",
-                Transport::Broken(6) => "TCP",
-                Transport::Broken(_) => "UDP",
-            })
-        }
-        Ok(Net::Arp) => Cow::Borrowed("ARP"),
-        Ok(Net::OtherEther(et)) => Cow::Owned(format!("0x{et:04x}")),
-        Err(Problem::UnsupportedLinkType(lt)) => Cow::Owned(linktype::name(lt)),
-        Err(Problem::Malformed(_)) => Cow::Borrowed("?"),
-    }
+    Cow::Borrowed(match c {
+        Carried::Tcp => "TCP",
+        Carried::Udp => "UDP",
+        Carried::Icmpv6 => "ICMPv6",
+        Carried::Icmp => "ICMP",
+        Carried::Ipv6 => "IPv6",
+        Carried::Ipv4 => "IPv4",
+        Carried::Arp => "ARP",
+        Carried::Ether(et) => return Cow::Owned(format!("0x{et:04x}")),
+        Carried::Link(lt) => return Cow::Owned(linktype::name(lt)),
+        Carried::Malformed => "?",
+    })
+}
+
+/// The cells of a TCP segment as [`Seen`](crate::analysis::Seen) tells it: the same as [`cells`] gives for its frame.
+pub fn tcp_cells(t: &SeenTcp<'_>, app: PacketApp<'_>) -> Cells {
+    let c = Cells { src: t.src.ip().to_string(), dst: t.dst.ip().to_string(), protocol: "TCP".into(), info: tcp_info(&t.seg, &t.info) };
+    with_app(c, app, true)
 }
 
 /// The Info column text of a packet that completed application messages, and its protocol.

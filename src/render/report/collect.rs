@@ -12,15 +12,13 @@ use polars::prelude::*;
 
 use super::input::{ChartInput, ConnSums, Conns, FlowRows, Http, IoBins, Msgs, TseqPoints, CONN_COLS, ECHO_SAMPLES, HTTP_COLS, MSG_COLS, TABLE_ROWS, TIMELINE_EXCHANGES};
 use super::stats::{FLOW_ARROWS, ROWS};
-use crate::analysis::{Observed, Observer, PacketApp, Summary, CONTINUE};
-use crate::capture::reader::Frame;
-use crate::decode::{Decoded, Net, Transport};
+use crate::analysis::{Observed, Observer, Seen, SeenTcp, Summary, CONTINUE};
 use crate::proto::http::Transaction;
 use crate::proto::websocket::WsMessage;
 use crate::render::export::{connection_frame, http_frame, message_frame, PacketRows};
 use crate::render::packets;
 use crate::tcp::tracker::analysis as an;
-use crate::tcp::{Conn, PacketInfo};
+use crate::tcp::Conn;
 
 /// One TCP packet of an open connection, as the time-sequence graph may need it.
 #[derive(Debug, Clone, Copy)]
@@ -123,33 +121,30 @@ impl Collector {
         }
     }
 
-    fn flow(&mut self, f: &Frame<'_>, d: &Decoded<'_>, tcp: &PacketInfo, app: PacketApp<'_>, t0: i128) {
-        let s = tcp.stream;
+    fn flow(&mut self, seen: &Seen<'_>, t: &SeenTcp<'_>, t0: i128) {
+        let s = t.info.stream;
         if self.stream.is_none() && self.flow_wanted.len() < 3 && !self.flow_wanted.contains(&s) {
             self.flow_wanted.push(s);
         }
         if self.flow_wanted.contains(&s) {
             self.flow_total += 1;
             if self.flow_rows.len() < FLOW_ARROWS {
-                self.flow_rows.push(f, d, Some(tcp), app, t0);
+                self.flow_rows.push_seen(seen, t, t0);
             }
         }
     }
 
-    fn tseq(&mut self, f: &Frame<'_>, d: &Decoded<'_>, tcp: &PacketInfo, t0: i128) {
+    fn tseq(&mut self, seen: &Seen<'_>, t: &SeenTcp<'_>, t0: i128) {
+        let tcp = &t.info;
         if self.stream.is_some_and(|s| s != tcp.stream) {
             return;
         }
-        let seg = match d.net {
-            Ok(Net::Ip { transport: Transport::Tcp(seg), .. }) => Some(seg),
-            _ => None,
-        };
         let rec = Rec {
-            t: (f.ts_ns - t0) as f64 / 1e9,
+            t: (seen.ts_ns - t0) as f64 / 1e9,
             seq: tcp.rel_seq,
             ack: tcp.rel_ack,
-            len: seg.map(|s| s.seg_len).unwrap_or(0),
-            sport: seg.map(|s| s.sport),
+            len: t.seg.seg_len,
+            sport: Some(t.seg.sport),
             retransmission: tcp.analysis & RETRANSMITTED != 0,
         };
         let open = self.open.entry(tcp.stream).or_insert_with(|| Open::Raw(Vec::with_capacity(16)));
@@ -229,14 +224,19 @@ impl Collector {
 }
 
 impl Observer for Collector {
-    fn packet(&mut self, f: &Frame<'_>, d: &Decoded<'_>, tcp: Option<&PacketInfo>, app: PacketApp<'_>) -> Observed {
-        let t0 = *self.t0.get_or_insert(f.ts_ns);
-        self.io.push((f.ts_ns - t0) as i64, &packets::protocol(d, app), f.orig_len as u64);
-        if let Some(info) = tcp {
-            self.flow(f, d, info, app, t0);
-            self.tseq(f, d, info, t0);
+    fn seen(&mut self, s: &Seen<'_>) -> Observed {
+        let t0 = *self.t0.get_or_insert(s.ts_ns);
+        self.io.push((s.ts_ns - t0) as i64, &packets::protocol_name(s.carried, s.app), s.orig_len as u64);
+        if let Some(t) = &s.tcp {
+            self.flow(s, t, t0);
+            self.tseq(s, t, t0);
         }
         CONTINUE
+    }
+
+    /// Everything it draws comes through [`Observer::seen`]: the pass may use two threads.
+    fn wants_packets(&self) -> bool {
+        false
     }
 
     fn connection(&mut self, c: &Conn) -> Observed {
