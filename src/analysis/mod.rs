@@ -246,12 +246,8 @@ fn single<R: Read, O: Observer + ?Sized>(mut reader: CaptureReader<R>, obs: &mut
     let mut gate = Gate::new(obs);
     while let Some(frame) = reader.next_frame()? {
         let decoded = front::decode(&mut frags, &mut held, &frame);
-        let facts = Facts::of(&decoded, FrameMeta::of(&frame));
-        let info = back.apply(&facts, frags.anomalies.drain(..), &mut gate);
-        let (notes, partial) = back.app.take_packet_notes();
-        let app = PacketApp { notes: &notes, partial };
-        gate.tell(|o| o.seen(&facts.seen(info, app)));
-        gate.tell(|o| o.packet(&frame, &decoded, info.as_ref(), app));
+        let a = back.apply(&Facts::of(&decoded, FrameMeta::of(&frame)), frags.anomalies.drain(..), &mut gate);
+        gate.tell(|o| o.packet(&frame, &decoded, a.info.as_ref(), a.app()));
         back.frame_done(reader.position(), &mut gate);
         if gate.is_halted() {
             break;

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::net::SocketAddr;
 
 use super::front::{Facts, FrameMeta, FrameProblem};
-use super::{app, Anomaly, CaptureSummary, LinkTypeCount, Options, Summary, TcpSummary, CONVERSATION_ROWS};
+use super::{app, Anomaly, AppNote, CaptureSummary, PacketApp, LinkTypeCount, Options, Summary, TcpSummary, CONVERSATION_ROWS};
 use super::{Flow, Observed, Observer, ObserverError};
 use crate::capture::reader::CaptureReader;
 use crate::decode::fragment::Reassembler;
@@ -113,13 +113,28 @@ impl Totals {
     }
 }
 
+/// What the stateful stages made of one frame.
+pub(crate) struct Applied {
+    /// The TCP tracker's reading.
+    pub info: Option<PacketInfo>,
+    notes: Vec<AppNote>,
+    partial: bool,
+}
+
+impl Applied {
+    /// What the application layer made of the frame.
+    pub fn app(&self) -> PacketApp<'_> {
+        PacketApp { notes: &self.notes, partial: self.partial }
+    }
+}
+
 /// The stateful stages: counts, TCP, the application layer.
 pub(crate) struct Back {
     tracker: Tracker,
     /// Connection rows kept for the summary: those numbered below `keep_rows`.
     conversations: Vec<Conn>,
     keep_rows: usize,
-    pub app: app::AppLayer,
+    app: app::AppLayer,
     anomalies: Anomalies,
     totals: Totals,
 }
@@ -136,14 +151,19 @@ impl Back {
         }
     }
 
-    /// One decoded frame: count it, track its TCP segment, and note what went wrong
-    /// (`decode_anomalies` are the decode stage's, for this frame).
-    pub fn apply<O: Observer + ?Sized>(
-        &mut self,
-        f: &Facts<'_>,
-        decode_anomalies: impl Iterator<Item = (AnomalyKind, String)>,
-        gate: &mut Gate<'_, O>,
-    ) -> Option<PacketInfo> {
+    /// One decoded frame: counted, tracked, and told to the observer as [`Observer::seen`]
+    /// (`decode_anomalies` are the decode stage's, for this frame). Both passes call this, so
+    /// both tell the same.
+    pub fn apply<O: Observer + ?Sized>(&mut self, f: &Facts<'_>, decode_anomalies: impl Iterator<Item = (AnomalyKind, String)>, gate: &mut Gate<'_, O>) -> Applied {
+        let info = self.count(f, decode_anomalies, gate);
+        let (notes, partial) = self.app.take_packet_notes();
+        let applied = Applied { info, notes, partial };
+        gate.tell(|o| o.seen(&f.seen(info, applied.app())));
+        applied
+    }
+
+    /// Counts a frame, tracks its TCP segment, and notes what went wrong.
+    fn count<O: Observer + ?Sized>(&mut self, f: &Facts<'_>, decode_anomalies: impl Iterator<Item = (AnomalyKind, String)>, gate: &mut Gate<'_, O>) -> Option<PacketInfo> {
         let m = &f.meta;
         self.totals.count(m);
         let mut info = None;

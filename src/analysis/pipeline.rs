@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::front::{self, Facts, FrameMeta, FrameProblem, Held};
 use super::pass::{Back, Gate};
-use super::{AnalysisError, Observer, Options, PacketApp, Summary};
+use super::{AnalysisError, Observer, Options, Summary};
 use crate::capture::reader::{CaptureReader, Mapped, ReadError};
 use crate::decode::fragment::Reassembler;
 use crate::decode::tcp_options::TcpOptions;
@@ -192,10 +192,7 @@ pub(crate) fn analyze<R: Read + Send, O: Observer + ?Sized>(mut reader: CaptureR
         'batches: for batch in &batches {
             for r in &batch.recs {
                 let anomalies = batch.anomalies[r.anomalies.clone()].iter().cloned();
-                let facts = batch.facts(r, mapped.as_ref());
-                let info = back.apply(&facts, anomalies, &mut gate);
-                let (notes, partial) = back.app.take_packet_notes();
-                gate.tell(|o| o.seen(&facts.seen(info, PacketApp { notes: &notes, partial })));
+                back.apply(&batch.facts(r, mapped.as_ref()), anomalies, &mut gate);
                 back.frame_done(r.end, &mut gate);
                 if gate.is_halted() {
                     break 'batches;
