@@ -3,7 +3,6 @@
 
 use std::fmt::Write as _;
 use std::io;
-use std::net::IpAddr;
 
 use crate::analysis::{AppNote, Observed, Observer, PacketApp, SeenTcp, CONTINUE};
 use crate::proto::http::Note;
@@ -78,12 +77,8 @@ pub fn line(out: &mut impl io::Write, frame: &Frame<'_>, decoded: &Decoded<'_>, 
     writeln!(out, "{:>7} {:>12.6} {:>15} → {:<15} {:<9} {:>6} {}", frame.number, rel, c.src, c.dst, c.protocol, frame.orig_len, c.info)
 }
 
-/// The Protocol cell alone, as [`cells`] words it, without building the other cells.
-pub fn protocol(decoded: &Decoded<'_>, app: PacketApp<'_>) -> std::borrow::Cow<'static, str> {
-    protocol_name(decoded.carried(), app)
-}
-
-/// The Protocol cell of a frame that carried `c` (what [`Seen`](crate::analysis::Seen) tells).
+/// The Protocol cell of a frame that carried `c` (what [`Seen`](crate::analysis::Seen) and
+/// [`Decoded::carried`] tell), as [`cells`] words it.
 pub fn protocol_name(c: Carried, app: PacketApp<'_>) -> std::borrow::Cow<'static, str> {
     use std::borrow::Cow;
     if !app.notes.is_empty() {
@@ -181,33 +176,26 @@ fn fragment_info(f: &crate::decode::Frag<'_>) -> String {
 }
 
 fn columns(frame: &Frame<'_>, decoded: &Decoded<'_>, tcp: Option<&PacketInfo>) -> (String, String, String, String) {
+    let protocol = protocol_name(decoded.carried(), PacketApp { notes: &[], partial: false }).into_owned();
     let (msrc, mdst) = decoded.mac.map(|(s, d)| (mac(s), mac(d))).unwrap_or_default();
-    match decoded.net {
+    let (src, dst, info) = match decoded.net {
         Ok(Net::Ip { src, dst, transport }) => {
-            let (s, d) = (src.to_string(), dst.to_string());
-            let v6 = matches!(src, IpAddr::V6(_));
-            match transport {
-                Transport::Tcp(seg) => (s, d, "TCP".into(), tcp.map(|i| tcp_info(&seg, i)).unwrap_or_default()),
-                Transport::Udp { sport, dport, len } => {
-                    (s, d, "UDP".into(), format!("{sport} → {dport} Len={}", len.saturating_sub(8)))
-                }
-                Transport::Icmp { v6: is6, kind, code, .. } => {
-                    (s, d, if is6 { "ICMPv6" } else { "ICMP" }.into(), icmp_info(is6, kind, code))
-                }
-                Transport::Other(p) => (s, d, (if v6 { "IPv6" } else { "IPv4" }).into(), format!("IP protocol {p}")),
-                Transport::Fragment(f) => (s, d, (if v6 { "IPv6" } else { "IPv4" }).into(), fragment_info(&f)),
-                Transport::Broken(p) => {
-                    (s, d, (if p == 6 { "TCP" } else { "UDP" }).into(), "[Malformed Packet]".into())
-                }
-            }
+            let info = match transport {
+                Transport::Tcp(seg) => tcp.map(|i| tcp_info(&seg, i)).unwrap_or_default(),
+                Transport::Udp { sport, dport, len } => format!("{sport} → {dport} Len={}", len.saturating_sub(8)),
+                Transport::Icmp { v6, kind, code, .. } => icmp_info(v6, kind, code),
+                Transport::Other(p) => format!("IP protocol {p}"),
+                Transport::Fragment(f) => fragment_info(&f),
+                Transport::Broken(_) => "[Malformed Packet]".into(),
+            };
+            (src.to_string(), dst.to_string(), info)
         }
-        Ok(Net::Arp) => (msrc, mdst, "ARP".into(), "ARP".into()),
-        Ok(Net::OtherEther(et)) => (msrc, mdst, format!("0x{et:04x}"), format!("Ethernet II, type 0x{et:04x}")),
-        Err(Problem::UnsupportedLinkType(lt)) => {
-            (String::new(), String::new(), linktype::name(lt), format!("{} bytes of link type {lt}", frame.data.len()))
-        }
-        Err(Problem::Malformed(why)) => (msrc, mdst, "?".into(), format!("[Malformed Packet: {why}]")),
-    }
+        Ok(Net::Arp) => (msrc, mdst, "ARP".into()),
+        Ok(Net::OtherEther(et)) => (msrc, mdst, format!("Ethernet II, type 0x{et:04x}")),
+        Err(Problem::UnsupportedLinkType(lt)) => (String::new(), String::new(), format!("{} bytes of link type {lt}", frame.data.len())),
+        Err(Problem::Malformed(why)) => (msrc, mdst, format!("[Malformed Packet: {why}]")),
+    };
+    (src, dst, protocol, info)
 }
 
 fn icmp_info(v6: bool, kind: u8, code: u8) -> String {
