@@ -12,7 +12,7 @@ use polars::prelude::*;
 
 use crate::analysis::{Observed, Observer, ObserverError, PacketApp, Seen, SeenTcp, Summary, CONTINUE};
 use crate::capture::reader::Frame;
-use crate::decode::{Decoded, Net, Transport};
+use crate::decode::{Decoded, Net, TcpSeg, Transport};
 use crate::proto::http::Transaction;
 use crate::proto::websocket::{WsFrame, WsMessage};
 use crate::render::packets;
@@ -119,20 +119,30 @@ impl PacketRows {
 
     /// Adds one packet's row; `t0` is the first frame's timestamp.
     pub(crate) fn push(&mut self, f: &Frame<'_>, d: &Decoded<'_>, tcp: Option<&PacketInfo>, app: PacketApp<'_>, t0: i128) {
-        let cols = packets::cells(f, d, tcp, app);
-        let p = self;
-        p.number.push(f.number);
-        p.ts.push(f.ts_ns as f64 / 1e9);
-        p.rel.push((f.ts_ns - t0) as f64 / 1e9);
-        p.src.push(cols.src);
-        p.dst.push(cols.dst);
-        p.protocol.push(cols.protocol);
-        p.length.push(f.orig_len);
-        p.info.push(cols.info);
         let seg = match d.net {
             Ok(Net::Ip { transport: Transport::Tcp(seg), .. }) => Some(seg),
             _ => None,
         };
+        self.row(f.number, f.ts_ns, f.orig_len, packets::cells(f, d, tcp, app), seg.as_ref(), tcp, t0);
+    }
+
+    /// Adds one TCP segment's row from what the pass tells of it (the same row as [`Self::push`]
+    /// gives for its frame); `t0` is the first frame's timestamp.
+    pub(crate) fn push_seen(&mut self, s: &Seen<'_>, t: &SeenTcp<'_>, t0: i128) {
+        self.row(s.number, s.ts_ns, s.orig_len, packets::tcp_cells(t, s.app), Some(&t.seg), Some(&t.info), t0);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn row(&mut self, number: u64, ts_ns: i128, orig_len: u32, cols: packets::Cells, seg: Option<&TcpSeg<'_>>, tcp: Option<&PacketInfo>, t0: i128) {
+        let p = self;
+        p.number.push(number);
+        p.ts.push(ts_ns as f64 / 1e9);
+        p.rel.push((ts_ns - t0) as f64 / 1e9);
+        p.src.push(cols.src);
+        p.dst.push(cols.dst);
+        p.protocol.push(cols.protocol);
+        p.length.push(orig_len);
+        p.info.push(cols.info);
         p.stream.push(tcp.map(|i| i.stream));
         p.sport.push(seg.map(|s| s.sport as u32));
         p.dport.push(seg.map(|s| s.dport as u32));
@@ -142,30 +152,6 @@ impl PacketRows {
         p.window.push(tcp.map(|i| i.window));
         p.tcp_len.push(seg.map(|s| s.seg_len));
         p.analysis.push(tcp.and_then(|i| analysis_names(i.analysis)));
-    }
-
-    /// Adds one TCP segment's row from what the pass tells of it (the same row as [`Self::push`]
-    /// gives for its frame); `t0` is the first frame's timestamp.
-    pub(crate) fn push_seen(&mut self, s: &Seen<'_>, t: &SeenTcp<'_>, t0: i128) {
-        let cols = packets::tcp_cells(t, s.app);
-        let p = self;
-        p.number.push(s.number);
-        p.ts.push(s.ts_ns as f64 / 1e9);
-        p.rel.push((s.ts_ns - t0) as f64 / 1e9);
-        p.src.push(cols.src);
-        p.dst.push(cols.dst);
-        p.protocol.push(cols.protocol);
-        p.length.push(s.orig_len);
-        p.info.push(cols.info);
-        p.stream.push(Some(t.info.stream));
-        p.sport.push(Some(t.seg.sport as u32));
-        p.dport.push(Some(t.seg.dport as u32));
-        p.flags.push(Some(packets::flag_names(t.seg.flags)));
-        p.seq.push(Some(t.info.rel_seq));
-        p.ack.push(Some(t.info.rel_ack));
-        p.window.push(Some(t.info.window));
-        p.tcp_len.push(Some(t.seg.seg_len));
-        p.analysis.push(analysis_names(t.info.analysis));
     }
 
     /// The rows gathered so far as a frame; the rows are emptied.
