@@ -6,6 +6,7 @@
 //! connections and batches, when the observer stops the pass, and on damaged captures.
 
 mod common;
+mod synth;
 use common::*;
 
 use std::hash::{Hash, Hasher};
@@ -173,59 +174,41 @@ fn damaged_captures_give_the_same_results_on_one_and_two_threads() {
 /// crosses between threads in order.
 #[test]
 fn a_capture_of_many_batches_gives_the_same_results_on_one_and_two_threads() {
-    let mut cap = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0];
-    let mut t_us: u64 = 1_000_000;
-    let frame = |cap: &mut Vec<u8>, t: u64, cport: u16, up: bool, flags: u8, seq: u32, ack: u32, payload: &[u8]| {
-        let (sport, dport, src, dst) = if up { (cport, 80u16, [10, 0, 0, 1], [10, 0, 0, 2]) } else { (80, cport, [10, 0, 0, 2], [10, 0, 0, 1]) };
-        let mut f = vec![0u8; 12];
-        f.extend([0x08, 0x00, 0x45, 0]);
-        f.extend(((40 + payload.len()) as u16).to_be_bytes());
-        f.extend([0, 0, 0x40, 0, 64, 6, 0, 0]);
-        f.extend(src);
-        f.extend(dst);
-        f.extend(sport.to_be_bytes());
-        f.extend(dport.to_be_bytes());
-        f.extend(seq.to_be_bytes());
-        f.extend(ack.to_be_bytes());
-        f.extend([0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-        f.extend_from_slice(payload);
-        cap.extend(((t / 1_000_000) as u32).to_le_bytes());
-        cap.extend(((t % 1_000_000) as u32).to_le_bytes());
-        cap.extend((f.len() as u32).to_le_bytes());
-        cap.extend((f.len() as u32).to_le_bytes());
-        cap.extend(f);
-    };
+    let mut p = synth::Pcap::new(Vec::new());
+    let (client, server) = ([10, 0, 0, 1], [10, 0, 0, 2]);
     let req = b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n";
     let big = format!("HTTP/1.1 200 OK\r\nContent-Length: 1200\r\n\r\n{}", "x".repeat(1200));
     for conn in 0..12_000u32 {
-        let cport = 10000 + (conn % 50000) as u16;
+        let (c_end, s_end) = ((client, 10000 + (conn % 50000) as u16), (server, 80));
+        let up = |p: &mut synth::Pcap<Vec<u8>>, flags, seq, ack, payload: &[u8]| p.frame(&synth::tcp_frame(c_end, s_end, seq, ack, flags, payload), 10);
+        let down = |p: &mut synth::Pcap<Vec<u8>>, flags, seq, ack, payload: &[u8]| p.frame(&synth::tcp_frame(s_end, c_end, seq, ack, flags, payload), 10);
         let (mut c, mut s) = (conn.wrapping_mul(7919), conn.wrapping_mul(104729));
-        frame(&mut cap, t_us, cport, true, 0x02, c, 0, b"");
-        frame(&mut cap, t_us + 10, cport, false, 0x12, s, c + 1, b"");
+        up(&mut p, synth::SYN, c, 0, b"");
+        down(&mut p, synth::SYN | synth::ACK, s, c + 1, b"");
         c += 1;
         s += 1;
-        frame(&mut cap, t_us + 20, cport, true, 0x10, c, s, b"");
+        up(&mut p, synth::ACK, c, s, b"");
         for _ in 0..conn % 4 {
-            frame(&mut cap, t_us + 30, cport, true, 0x18, c, s, req);
+            up(&mut p, synth::PSH | synth::ACK, c, s, req);
             c += req.len() as u32;
-            frame(&mut cap, t_us + 40, cport, false, 0x18, s, c, big.as_bytes());
+            down(&mut p, synth::PSH | synth::ACK, s, c, big.as_bytes());
             s += big.len() as u32;
         }
         // Every fifth connection is reset instead of closed; every seventh loses a segment.
         if conn % 5 == 0 {
-            frame(&mut cap, t_us + 50, cport, true, 0x04, c, 0, b"");
+            up(&mut p, synth::RST, c, 0, b"");
         } else {
             if conn % 7 == 0 {
                 s += 100;
             }
-            frame(&mut cap, t_us + 50, cport, false, 0x11, s, c, b"");
-            frame(&mut cap, t_us + 60, cport, true, 0x11, c, s + 1, b"");
+            down(&mut p, synth::FIN | synth::ACK, s, c, b"");
+            up(&mut p, synth::FIN | synth::ACK, c, s + 1, b"");
         }
         if conn % 1000 == 7 {
-            odd_frames(&mut cap, t_us + 70, conn as u16);
+            odd_frames(&mut p, conn as u16);
         }
-        t_us += 100;
     }
+    let cap = p.finish();
     let n = same_both_ways("generated, in memory", Input::Bytes(&cap), None);
     assert!(n > 10_000, "{n} records");
     // Over 8 MiB as a file: the reader gives pages back while the other thread still reads.
@@ -240,14 +223,8 @@ fn a_capture_of_many_batches_gives_the_same_results_on_one_and_two_threads() {
 /// Frames the decode stage finds fault with: an IPv4 fragment of a length no fragment may have,
 /// the first fragment of a datagram that never completes, a TCP header cut off, and a frame
 /// cut by the snapshot length.
-fn odd_frames(cap: &mut Vec<u8>, t: u64, id: u16) {
-    let mut put = |data: Vec<u8>, orig: usize| {
-        cap.extend(((t / 1_000_000) as u32).to_le_bytes());
-        cap.extend(((t % 1_000_000) as u32).to_le_bytes());
-        cap.extend((data.len() as u32).to_le_bytes());
-        cap.extend((orig as u32).to_le_bytes());
-        cap.extend(data);
-    };
+fn odd_frames(p: &mut synth::Pcap<Vec<u8>>, id: u16) {
+    let mut put = |data: Vec<u8>, orig: usize| p.cut_frame(&data, orig, 10);
     let ip = |proto: u8, flags_frag: u16, payload: &[u8]| {
         let mut f = vec![0u8; 12];
         f.extend([0x08, 0x00, 0x45, 0]);

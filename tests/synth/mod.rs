@@ -37,11 +37,17 @@ impl<W: Write> Pcap<W> {
 
     /// Writes one frame at the current time, then advances the clock by `step_us`.
     pub fn frame(&mut self, frame: &[u8], step_us: u64) {
+        self.cut_frame(frame, frame.len(), step_us);
+    }
+
+    /// Writes the captured part `frame` of a frame of `orig_len` bytes on the wire (a snaplen
+    /// cut), then advances the clock by `step_us`.
+    pub fn cut_frame(&mut self, frame: &[u8], orig_len: usize, step_us: u64) {
         let mut r = [0u8; 16];
         r[0..4].copy_from_slice(&((self.ts_us / 1_000_000) as u32).to_le_bytes());
         r[4..8].copy_from_slice(&((self.ts_us % 1_000_000) as u32).to_le_bytes());
         r[8..12].copy_from_slice(&(frame.len() as u32).to_le_bytes());
-        r[12..16].copy_from_slice(&(frame.len() as u32).to_le_bytes());
+        r[12..16].copy_from_slice(&(orig_len as u32).to_le_bytes());
         self.out.write_all(&r).unwrap();
         self.out.write_all(frame).unwrap();
         self.ts_us += step_us;
