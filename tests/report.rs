@@ -3,6 +3,7 @@
 //! and from its exported tables, and a 1M-packet capture against the time `analyze` takes.
 
 mod common;
+mod synth;
 use common::*;
 
 use std::path::{Path, PathBuf};
@@ -220,69 +221,25 @@ fn a_missing_input_is_a_clear_error() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// A classic pcap of `n` packets: keep-alive HTTP connections of 300 request/response rounds.
+/// A classic pcap of `n` packets (or a few more): keep-alive HTTP connections of 300
+/// request/response rounds.
 fn synthetic_capture(path: &Path, n: usize) {
-    use std::io::Write;
-    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    w.write_all(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0]).unwrap();
+    let mut p = synth::Pcap::create(path);
     let req = b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n";
     let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789";
-    let mut t_us: u64 = 0;
-    let mut written = 0;
     let mut conn = 0u16;
-    let pkt = |w: &mut std::io::BufWriter<std::fs::File>, t_us: u64, cport: u16, to_server: bool, flags: u8, seq: u32, ack: u32, payload: &[u8]| {
-        let (sport, dport) = if to_server { (cport, 80u16) } else { (80, cport) };
-        let (src, dst) = if to_server { ([10, 0, 0, 1], [10, 0, 0, 2]) } else { ([10, 0, 0, 2], [10, 0, 0, 1]) };
-        let ip_len = 20 + 20 + payload.len();
-        let mut f = vec![0u8; 12];
-        f.extend([0x08, 0x00, 0x45, 0]);
-        f.extend((ip_len as u16).to_be_bytes());
-        f.extend([0, 0, 0x40, 0, 64, 6, 0, 0]);
-        f.extend(src);
-        f.extend(dst);
-        f.extend(sport.to_be_bytes());
-        f.extend(dport.to_be_bytes());
-        f.extend(seq.to_be_bytes());
-        f.extend(ack.to_be_bytes());
-        f.extend([0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-        f.extend_from_slice(payload);
-        w.write_all(&((t_us / 1_000_000) as u32).to_le_bytes()).unwrap();
-        w.write_all(&((t_us % 1_000_000) as u32).to_le_bytes()).unwrap();
-        w.write_all(&(f.len() as u32).to_le_bytes()).unwrap();
-        w.write_all(&(f.len() as u32).to_le_bytes()).unwrap();
-        w.write_all(&f).unwrap();
-    };
-    const SYN: u8 = 0x02;
-    const ACK: u8 = 0x10;
-    const PSH: u8 = 0x08;
-    const FIN: u8 = 0x01;
-    while written < n {
-        let cport = 20000 + (conn % 40000);
+    while (p.packets as usize) < n {
+        let mut c = synth::Conn::new(([10, 0, 0, 1], 20000 + (conn % 40000)), ([10, 0, 0, 2], 80));
         conn = conn.wrapping_add(1);
-        let (mut c, mut s) = (1000u32, 5000u32);
-        pkt(&mut w, t_us, cport, true, SYN, c, 0, b"");
-        pkt(&mut w, t_us + 20, cport, false, SYN | ACK, s, c + 1, b"");
-        c += 1;
-        s += 1;
-        pkt(&mut w, t_us + 40, cport, true, ACK, c, s, b"");
-        written += 3;
-        t_us += 60;
+        c.handshake(&mut p);
         for _ in 0..300 {
-            pkt(&mut w, t_us, cport, true, PSH | ACK, c, s, req);
-            c += req.len() as u32;
-            pkt(&mut w, t_us + 30, cport, false, PSH | ACK, s, c, resp);
-            s += resp.len() as u32;
-            pkt(&mut w, t_us + 50, cport, true, ACK, c, s, b"");
-            written += 3;
-            t_us += 100;
+            // The request, then the response and the client's ACK of it.
+            c.push(&mut p, 0, req);
+            c.send(&mut p, 1, resp);
         }
-        pkt(&mut w, t_us, cport, true, FIN | ACK, c, s, b"");
-        pkt(&mut w, t_us + 20, cport, false, FIN | ACK, s, c + 1, b"");
-        pkt(&mut w, t_us + 40, cport, true, ACK, c + 1, s + 1, b"");
-        written += 3;
-        t_us += 100;
+        c.close(&mut p);
     }
-    w.flush().unwrap();
+    p.finish();
 }
 
 /// The target: on 1M packets, `report CAPTURE` (one analysis pass that keeps only what
