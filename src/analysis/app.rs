@@ -21,8 +21,42 @@ pub enum AppNote {
     Ws { opcode: Opcode, fin: bool, masked: bool },
 }
 
+/// How much of one connection's application records a consumer needs, asked when the
+/// connection begins ([`AppSink::detail`]). Less costs less: each worded note and each whole
+/// transaction is a few strings per message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Detail {
+    /// Transactions whose request begins at or before this time (ns since the epoch) come
+    /// whole, with target, version, reason and headers; later ones lean ([`HttpConn::lean`]):
+    /// method, status, sizes, times and framing headers. A consumer that keeps the earliest
+    /// requests can say where its kept set ends, and be told exactly what it keeps.
+    pub whole_until: i128,
+    /// Packet notes worded for the Info column; otherwise [`http::Note::Unworded`], which
+    /// still tells which packets ended an HTTP message (WebSocket notes carry no text).
+    pub worded_notes: bool,
+}
+
+impl Detail {
+    pub const ALL: Detail = Detail { whole_until: i128::MAX, worded_notes: true };
+    pub const LEAST: Detail = Detail { whole_until: i128::MIN, worded_notes: false };
+
+    /// Whole transactions (or none) and worded notes (or not).
+    pub fn new(whole: bool, worded_notes: bool) -> Detail {
+        Detail { whole_until: if whole { i128::MAX } else { i128::MIN }, worded_notes }
+    }
+
+    /// What either of two consumers needs.
+    pub fn or(self, other: Detail) -> Detail {
+        Detail { whole_until: self.whole_until.max(other.whole_until), worded_notes: self.worded_notes || other.worded_notes }
+    }
+}
+
 /// Receives application records as they complete.
 pub trait AppSink {
+    /// How much of connection `stream` the sink needs; by default all.
+    fn detail(&mut self, _stream: u32) -> Detail {
+        Detail::ALL
+    }
     fn transaction(&mut self, _t: &Transaction) {}
     fn ws_frame(&mut self, _f: &WsFrame) {}
     fn ws_message(&mut self, _m: &WsMessage) {}
@@ -128,6 +162,8 @@ pub struct WsSummary {
 
 struct ConnApp {
     http: HttpConn,
+    /// What the consumer needs of this connection (a CONNECT's inner HTTP gets the same).
+    detail: Detail,
     /// Boxed: most connections never upgrade, and a held connection should stay small.
     ws: Option<Box<WsConn>>,
     counted_http: bool,
@@ -145,19 +181,27 @@ struct Tunnel {
     opaque: bool,
 }
 
-/// A new connection's HTTP state with the pass's options.
-fn http_conn(stream: u32, fresh: bool, notes: bool, keep_text: Option<u32>, lean: bool) -> HttpConn {
+/// A new connection's HTTP state with the pass's options and the detail its consumer needs.
+fn http_conn(stream: u32, fresh: bool, notes: bool, keep_text: Option<u32>, lean: bool, detail: Detail) -> HttpConn {
     let mut http = HttpConn::new(stream, fresh);
-    if lean && keep_text != Some(stream) {
-        http = http.lean();
+    if keep_text != Some(stream) {
+        http = if lean { http.lean() } else { http.whole_until(detail.whole_until) };
     }
     if !notes {
         http = http.without_notes();
+    } else if !detail.worded_notes {
+        http = http.unworded_notes();
     }
     if keep_text == Some(stream) {
         http = http.keep_text(4096);
     }
     http
+}
+
+/// A new connection's state; `opts` are the pass's (notes, keep_text, lean).
+fn conn_app(stream: u32, fresh: bool, opts: (bool, Option<u32>, bool), detail: Detail) -> Box<ConnApp> {
+    let (notes, keep_text, lean) = opts;
+    Box::new(ConnApp { http: http_conn(stream, fresh, notes, keep_text, lean, detail), detail, ws: None, counted_http: false, tunnel: None })
 }
 
 /// Application-layer state and statistics of one analysis pass.
@@ -210,18 +254,19 @@ impl AppLayer {
         self
     }
 
-    fn conn(&self, stream: u32, fresh: bool) -> Box<ConnApp> {
-        Box::new(ConnApp { http: http_conn(stream, fresh, self.want_notes, self.keep_text, self.lean), ws: None, counted_http: false, tunnel: None })
+    /// A new connection's state, with the detail `sink` needs of it.
+    fn conn(&self, stream: u32, fresh: bool, sink: &mut impl AppSink) -> Box<ConnApp> {
+        conn_app(stream, fresh, (self.want_notes, self.keep_text, self.lean), sink.detail(stream))
     }
 
     /// Handles one stream event from the TCP tracker.
     pub fn event(&mut self, ev: &StreamEvent<'_>, sink: &mut impl AppSink) {
         match *ev {
             StreamEvent::Begin { stream, syn_seen } => {
-                let c = self.conn(stream, syn_seen);
+                let c = self.conn(stream, syn_seen, sink);
                 self.conns.insert(stream, c);
             }
-            StreamEvent::Data { stream, dir, ts_ns, frame, bytes, .. } => self.data(stream, dir, ts_ns, frame, bytes),
+            StreamEvent::Data { stream, dir, ts_ns, frame, bytes, .. } => self.data(stream, dir, ts_ns, frame, bytes, sink),
             StreamEvent::Gap { stream, dir, len, snaplen, .. } => {
                 if let Some(c) = self.conns.get_mut(&stream) {
                     match &mut c.ws {
@@ -251,11 +296,9 @@ impl AppLayer {
     }
 
     /// Stream bytes: to HTTP, WebSocket or a tunnel, whatever the connection has become.
-    fn data(&mut self, stream: u32, dir: u8, ts_ns: i128, frame: u64, bytes: &[u8]) {
-        let (notes, keep, lean) = (self.want_notes, self.keep_text, self.lean);
-        let c = self.conns.entry(stream).or_insert_with(|| {
-            Box::new(ConnApp { http: http_conn(stream, false, notes, keep, lean), ws: None, counted_http: false, tunnel: None })
-        });
+    fn data(&mut self, stream: u32, dir: u8, ts_ns: i128, frame: u64, bytes: &[u8], sink: &mut impl AppSink) {
+        let opts = (self.want_notes, self.keep_text, self.lean);
+        let c = self.conns.entry(stream).or_insert_with(|| conn_app(stream, false, opts, sink.detail(stream)));
         let mut rest = bytes;
         // Each turn hands the rest of the bytes to what the connection has become.
         loop {
@@ -304,7 +347,7 @@ impl AppLayer {
                 }
                 Some(Upgrade::Connect) => {
                     // The tunnel's bytes start a new conversation: HTTP again, or opaque.
-                    let inner = http_conn(stream, false, self.want_notes, self.keep_text, self.lean);
+                    let inner = http_conn(stream, false, self.want_notes, self.keep_text, self.lean, c.detail);
                     let mut outer = std::mem::replace(&mut c.http, inner);
                     outer.end(ts_ns, frame, [false, false], &mut self.hout);
                     self.http.tunnels.entry("connect".into()).or_default().connections += 1;

@@ -21,7 +21,7 @@ use crate::decode::AnomalyKind;
 use crate::tcp::{Conn, PacketInfo};
 use front::{Facts, FrameMeta, Held};
 use pass::{Back, Gate};
-pub use app::{AppNote, Dist, HttpSummary, TunnelCount, WsSummary};
+pub use app::{AppNote, Detail, Dist, HttpSummary, TunnelCount, WsSummary};
 pub use observer::{Flow, NoObserver, Observed, Observer, ObserverError, CONTINUE};
 
 /// What the application layer made of one packet.

@@ -12,6 +12,7 @@ use crate::proto::http::Transaction;
 use crate::proto::websocket::{WsFrame, WsMessage};
 use crate::tcp::{Conn, PacketInfo, StreamEvent};
 
+use super::app::Detail;
 use super::{PacketApp, Seen};
 
 /// An observer's answer: carry on, or stop the pass here.
@@ -96,6 +97,13 @@ pub trait Observer {
     fn wants_packets(&self) -> bool {
         true
     }
+    /// How much of connection `stream` the observer's [`Observer::transaction`] and packet
+    /// notes need, asked when the connection begins. The default is everything; an observer
+    /// that looks at few connections or transactions, or not at message text, makes the pass
+    /// cheaper by saying so. Options that turn notes off or make transactions lean still win.
+    fn detail(&mut self, _stream: u32) -> Detail {
+        Detail::ALL
+    }
 }
 
 /// An observer that ignores everything.
@@ -103,6 +111,9 @@ pub struct NoObserver;
 impl Observer for NoObserver {
     fn wants_packets(&self) -> bool {
         false
+    }
+    fn detail(&mut self, _: u32) -> Detail {
+        Detail::LEAST
     }
 }
 
@@ -134,6 +145,9 @@ impl<O: Observer + ?Sized> Observer for &mut O {
     fn wants_packets(&self) -> bool {
         (**self).wants_packets()
     }
+    fn detail(&mut self, s: u32) -> Detail {
+        (**self).detail(s)
+    }
 }
 
 /// An absent observer continues.
@@ -164,6 +178,9 @@ impl<O: Observer> Observer for Option<O> {
     }
     fn wants_packets(&self) -> bool {
         self.as_ref().is_some_and(|o| o.wants_packets())
+    }
+    fn detail(&mut self, s: u32) -> Detail {
+        self.as_mut().map_or(Detail::LEAST, |o| o.detail(s))
     }
 }
 
@@ -208,6 +225,10 @@ macro_rules! tuple_observer {
             fn wants_packets(&self) -> bool {
                 let ($($name,)+) = self;
                 false $(|| $name.wants_packets())+
+            }
+            fn detail(&mut self, s: u32) -> Detail {
+                let ($($name,)+) = self;
+                Detail::LEAST $(.or($name.detail(s)))+
             }
         }
     };

@@ -61,6 +61,14 @@ impl<'o, O: Observer + ?Sized> Gate<'o, O> {
 }
 
 impl<O: Observer + ?Sized> app::AppSink for Gate<'_, O> {
+    /// A stopped observer hears nothing more, so needs nothing.
+    fn detail(&mut self, stream: u32) -> app::Detail {
+        if self.halt.is_some() {
+            app::Detail::LEAST
+        } else {
+            self.obs.detail(stream)
+        }
+    }
     fn transaction(&mut self, t: &Transaction) {
         self.tell(|o| o.transaction(t))
     }

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use wirelab::analysis::{self, Observed, Observer, Summary, CONTINUE};
+use wirelab::analysis::{self, Detail, Observed, Observer, Summary, CONTINUE};
 use wirelab::render::packets::PacketList;
 use wirelab::render::summary::{self, KeptRows, Limit};
 
@@ -82,6 +82,9 @@ impl Observer for Progress {
     }
     fn wants_packets(&self) -> bool {
         false
+    }
+    fn detail(&mut self, _: u32) -> Detail {
+        Detail::LEAST
     }
 }
 

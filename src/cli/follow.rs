@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
 
-use wirelab::analysis::{self, Observed, Observer, CONTINUE};
+use wirelab::analysis::{self, Detail, Observed, Observer, CONTINUE};
 use wirelab::render::follow::{self, Collector, FollowFormat};
 use wirelab::tcp::Conn;
 
@@ -27,6 +27,9 @@ impl Observer for Endpoints {
     }
     fn wants_packets(&self) -> bool {
         false
+    }
+    fn detail(&mut self, _: u32) -> Detail {
+        Detail::LEAST
     }
 }
 

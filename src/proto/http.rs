@@ -194,6 +194,28 @@ pub enum Note {
     Request(String),
     /// A response completed in this packet: its status line and content type.
     Response { line: String, content_type: Option<String> },
+    /// A request (or response) completed in this packet, not worded: the connection's
+    /// consumer needed only to know that a message ended here ([`HttpConn::unworded_notes`]).
+    Unworded { request: bool },
+}
+
+/// How much of a [`Note`] a connection builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Notes {
+    Off,
+    Unworded,
+    Worded,
+}
+
+impl Notes {
+    /// Notes a message that ended in this packet, worded by `line` if notes are worded.
+    fn add(self, request: bool, out: &mut Output, line: impl FnOnce() -> Note) {
+        match self {
+            Notes::Off => {}
+            Notes::Unworded => out.notes.push(Note::Unworded { request }),
+            Notes::Worded => out.notes.push(line()),
+        }
+    }
 }
 
 /// What a connection became after its last HTTP message; `bytes[n..]` of [`HttpConn::data`]
@@ -296,30 +318,47 @@ pub struct HttpConn {
     /// Keep header text and up to this many body bytes per message (0 = keep nothing).
     keep: usize,
     /// Produce [`Note`]s for the packet list.
-    notes: bool,
-    /// Transactions without the strings nobody reads under `--json` ([`HttpConn::lean`]).
-    lean: bool,
+    notes: Notes,
+    /// Transactions whose request began after this time (ns since the epoch) go without the
+    /// strings nobody reads under `--json` ([`HttpConn::lean`], [`HttpConn::whole_until`]).
+    whole_until: i128,
 }
 
 impl HttpConn {
     /// `fresh`: the connection's SYN was captured, so its first request paid for the handshake.
     pub fn new(stream: u32, fresh: bool) -> Self {
         let d = || Dir { phase: Phase::Detect, buf: Vec::new(), msg_ns: 0, msg_open: false, msg_gap: false };
-        HttpConn { stream, fresh, client: None, dir: [d(), d()], open: VecDeque::new(), requests: 0, skipped: 0, not_http: false, keep: 0, notes: true, lean: false }
+        HttpConn { stream, fresh, client: None, dir: [d(), d()], open: VecDeque::new(), requests: 0, skipped: 0, not_http: false, keep: 0, notes: Notes::Worded, whole_until: i128::MAX }
     }
 
     /// Transactions carry only what the counts need (method, status, sizes, times, and the
     /// framing and upgrade headers): no target, version, reason or other header strings.
     pub fn lean(mut self) -> Self {
-        self.lean = true;
+        self.whole_until = i128::MIN;
+        self
+    }
+
+    /// Transactions whose request began after `ns` (ns since the epoch; for a response without
+    /// its request, the response's start) are lean ([`HttpConn::lean`]); earlier ones whole.
+    pub fn whole_until(mut self, ns: i128) -> Self {
+        self.whole_until = self.whole_until.min(ns);
         self
     }
 
     /// Skips building the packet-list [`Note`]s (they cost a string per message).
     pub fn without_notes(mut self) -> Self {
-        self.notes = false;
+        self.notes = Notes::Off;
         self
     }
+
+    /// Notes say only that a request or response ended in the packet ([`Note::Unworded`]):
+    /// what the packet list's Protocol column needs, without a string per message.
+    pub fn unworded_notes(mut self) -> Self {
+        self.notes = Notes::Unworded;
+        self
+    }
+
+
 
     /// Keeps each message's header block and its first `body_bytes` body bytes in the
     /// transactions (for "Follow HTTP Stream"; the analysis itself keeps nothing).
@@ -557,14 +596,14 @@ impl HttpConn {
             let _ = req.parse(head);
             if let (Some(m), Some(p)) = (req.method, req.path) {
                 out.methods.push(m.to_string());
-                out.notes.push(Note::Request(format!("{m} {p} HTTP/1.{}", req.version.unwrap_or(1))));
+                self.notes.add(true, out, || Note::Request(format!("{m} {p} HTTP/1.{}", req.version.unwrap_or(1))));
             }
         } else {
             let mut resp = httparse::Response::new(&mut headers);
             let _ = resp.parse(head);
             if let Some(code) = resp.code {
                 out.statuses.push(code);
-                out.notes.push(Note::Response { line: format!("HTTP/1.{} {code} {}", resp.version.unwrap_or(1), resp.reason.unwrap_or("")), content_type: None });
+                self.notes.add(false, out, || Note::Response { line: format!("HTTP/1.{} {code} {}", resp.version.unwrap_or(1), resp.reason.unwrap_or("")), content_type: None });
             }
         }
     }
@@ -649,10 +688,7 @@ impl HttpConn {
                     _ => {}
                 }
                 t.request_frame = frame;
-                if self.notes {
-                    let line = format!("{} {} {}", t.method.as_deref().unwrap_or(""), t.target.as_deref().unwrap_or(""), t.version.as_deref().unwrap_or(""));
-                    out.notes.push(Note::Request(line));
-                }
+                self.notes.add(true, out, || Note::Request(format!("{} {} {}", t.method.as_deref().unwrap_or(""), t.target.as_deref().unwrap_or(""), t.version.as_deref().unwrap_or(""))));
             }
         } else if let Some(mut t) = self.open.pop_front() {
             match (t.status, complete) {
@@ -663,13 +699,11 @@ impl HttpConn {
             t.response_last_ns = Some(ts);
             t.response_frame = frame;
             t.complete = complete;
-            if self.notes {
-                out.notes.push(Note::Response {
-                    line: format!("{} {} {}", t.version_resp(), t.status.unwrap_or(0), t.reason.as_deref().unwrap_or("")),
-                    // Wireshark names the body's media type, so a message without one shows none.
-                    content_type: if t.response_body_bytes > 0 { t.response_headers.content_type.clone() } else { None },
-                });
-            }
+            self.notes.add(false, out, || Note::Response {
+                line: format!("{} {} {}", t.version_resp(), t.status.unwrap_or(0), t.reason.as_deref().unwrap_or("")),
+                // Wireshark names the body's media type, so a message without one shows none.
+                content_type: if t.response_body_bytes > 0 { t.response_headers.content_type.clone() } else { None },
+            });
             out.transactions.push(t);
         }
     }
@@ -680,8 +714,8 @@ impl HttpConn {
         let msg_ns = self.dir[di].msg_ns;
         // Not zeroed: httparse fills what it uses (4 KiB of memset per message otherwise).
         let mut headers = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
-        let lean = self.lean;
         if self.client == Some(d) {
+            let lean = msg_ns > self.whole_until;
             let mut req = httparse::Request::new(&mut []);
             let parsed = req.parse_with_uninit_headers(head, &mut headers);
             let method = req.method.map(str::to_string).or_else(|| first_token(head));
@@ -737,13 +771,10 @@ impl HttpConn {
             return;
         };
         let code = resp.code.unwrap_or(0);
-        let h = Headers::from(resp.headers, lean);
         if (100..200).contains(&code) && code != 101 {
             // Interim response: the request goes on waiting for its final one.
             out.statuses.push(code);
-            if self.notes {
-                out.notes.push(Note::Response { line: format!("HTTP/1.{} {} {}", resp.version.unwrap_or(1), code, resp.reason.unwrap_or("")), content_type: None });
-            }
+            self.notes.add(false, out, || Note::Response { line: format!("HTTP/1.{} {} {}", resp.version.unwrap_or(1), code, resp.reason.unwrap_or("")), content_type: None });
             self.dir[di].msg_open = false;
             return;
         }
@@ -756,7 +787,10 @@ impl HttpConn {
             // The request is not in the capture (it started mid-connection).
             self.open.push_back(Box::new(Transaction { stream: self.stream, index_on_conn: 0, ..Transaction::default() }));
         }
+        let until = self.whole_until;
         let t = self.open.front_mut().expect("a request is open");
+        let lean = t.request_ns.unwrap_or(msg_ns) > until;
+        let h = Headers::from(resp.headers, lean);
         if self.keep > 0 {
             t.response_head = Some(String::from_utf8_lossy(head).into_owned());
         }
@@ -952,6 +986,66 @@ mod tests {
         // HEAD: no body even with a Content-Length.
         assert_eq!((t[1].method.as_deref(), t[1].response_body_bytes, t[1].complete), (Some("HEAD"), 0, true));
         assert!(out.anomalies.is_empty(), "{:?}", out.anomalies);
+    }
+
+    /// Requests that begin after `whole_until` go lean; a response follows its request (one
+    /// without a request, by its own start); the counts are the same either way.
+    #[test]
+    fn transactions_after_whole_until_are_lean_and_counted_alike() {
+        let pieces: [(u8, &[u8]); 6] = [
+            (1, b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n"),
+            (0, b"GET /early HTTP/1.1\r\nConnection: keep-alive\r\n\r\n"),
+            (1, b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"),
+            (0, b"GET /late HTTP/1.1\r\nConnection: keep-alive\r\n\r\n"),
+            (1, b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"),
+            (1, b""),
+        ];
+        let run = |c: HttpConn| {
+            let mut c = c;
+            let mut out = Output::default();
+            // The server speaks first (its request is not in the capture): the client is
+            // direction 0 from the GET on.
+            for (i, (d, b)) in pieces.iter().enumerate() {
+                c.data(*d, i as i128 * 1000, i as u64 + 1, b, &mut out);
+            }
+            c.end(99_000, 99, [true, true], &mut out);
+            out
+        };
+        let whole = run(HttpConn::new(0, true));
+        let out = run(HttpConn::new(0, true).whole_until(1000));
+        let shape = |t: &Transaction| (t.method.clone(), t.status, t.response_body_bytes, t.request_ns, t.response_last_ns, t.complete);
+        assert_eq!(out.transactions.iter().map(|t| shape(t)).collect::<Vec<_>>(), whole.transactions.iter().map(|t| shape(t)).collect::<Vec<_>>());
+        assert_eq!((&out.methods, &out.statuses), (&whole.methods, &whole.statuses));
+        let targets: Vec<_> = out.transactions.iter().map(|t| (t.target.as_deref(), t.reason.as_deref(), t.response_headers.content_type.as_deref())).collect();
+        assert_eq!(targets, [(None, Some("Not Found"), Some("text/plain")), (Some("/early"), Some("OK"), Some("text/plain")), (None, None, None)]);
+        assert_eq!(whole.transactions[2].target.as_deref(), Some("/late"));
+        // Lean from the start: nothing but what the counts need.
+        let lean = run(HttpConn::new(0, true).lean());
+        assert!(lean.transactions.iter().all(|t| t.target.is_none() && t.reason.is_none() && t.response_headers.content_type.is_none()));
+    }
+
+    /// Unworded notes mark the same packets as worded ones, without their text.
+    #[test]
+    fn unworded_notes_mark_the_same_messages() {
+        let pieces: [(u8, &[u8]); 3] =
+            [(0, b"GET /a HTTP/1.1\r\n\r\n"), (1, b"HTTP/1.1 100 Continue\r\n\r\n"), (1, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")];
+        let notes = |c: HttpConn| {
+            let mut c = c;
+            pieces
+                .iter()
+                .map(|(d, b)| {
+                    let mut out = Output::default();
+                    c.data(*d, 0, 1, b, &mut out);
+                    out.notes
+                })
+                .collect::<Vec<_>>()
+        };
+        let worded = notes(HttpConn::new(0, true));
+        assert_eq!(worded[0], [Note::Request("GET /a HTTP/1.1".into())]);
+        assert_eq!(worded[1], [Note::Response { line: "HTTP/1.1 100 Continue".into(), content_type: None }]);
+        let unworded = notes(HttpConn::new(0, true).unworded_notes());
+        assert_eq!(unworded, [vec![Note::Unworded { request: true }], vec![Note::Unworded { request: false }], vec![Note::Unworded { request: false }]]);
+        assert!(notes(HttpConn::new(0, true).without_notes()).iter().all(Vec::is_empty));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::io;
 use std::net::SocketAddr;
 
-use crate::analysis::{Observed, Observer, CONTINUE};
+use crate::analysis::{Detail, Observed, Observer, CONTINUE};
 use crate::proto::http::Transaction;
 use crate::proto::websocket::WsMessage;
 use crate::tcp::StreamEvent;
@@ -74,6 +74,10 @@ impl Observer for Collector {
     }
     fn wants_packets(&self) -> bool {
         false
+    }
+    /// Only its connection's transactions are kept.
+    fn detail(&mut self, stream: u32) -> Detail {
+        Detail::new(stream == self.stream, false)
     }
 }
 

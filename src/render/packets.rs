@@ -126,6 +126,8 @@ fn app_info(notes: &[AppNote]) -> Option<(&'static str, String)> {
                     let _ = write!(s, " ({media})");
                 }
             }
+            // Only for a consumer that asked for no wording (the report, outside its flow graph).
+            AppNote::Http(Note::Unworded { request }) => s.push_str(if *request { "HTTP request " } else { "HTTP response " }),
             AppNote::Ws { opcode, fin, masked } => {
                 proto = "WebSocket";
                 s.push_str("WebSocket ");

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use crate::analysis::{Dist, Observed, Observer, Summary, CONTINUE};
+use crate::analysis::{Detail, Dist, Observed, Observer, Summary, CONTINUE};
 use crate::proto::http::Transaction;
 use crate::proto::websocket::WsMessage;
 use crate::render::table::Table;
@@ -57,6 +57,11 @@ impl Observer for KeptRows {
     }
     fn wants_packets(&self) -> bool {
         false
+    }
+    /// The first transactions to complete are kept, so they come from connections that began
+    /// before the rows were full: later ones may be lean.
+    fn detail(&mut self, _: u32) -> Detail {
+        Detail::new(self.transactions.len() < self.limit, false)
     }
 }
 
