@@ -12,7 +12,7 @@ use polars::prelude::*;
 
 use super::input::{ChartInput, ConnSums, Conns, FlowRows, Http, IoBins, Msgs, TseqPoints, CONN_COLS, ECHO_SAMPLES, HTTP_COLS, MSG_COLS, TABLE_ROWS, TIMELINE_EXCHANGES};
 use super::stats::{FLOW_ARROWS, ROWS};
-use crate::analysis::{Observed, Observer, Seen, SeenTcp, Summary, CONTINUE};
+use crate::analysis::{Detail, Observed, Observer, Seen, SeenTcp, Summary, CONTINUE};
 use crate::proto::http::Transaction;
 use crate::proto::websocket::WsMessage;
 use crate::render::export::{connection_frame, http_frame, message_frame, PacketRows};
@@ -239,6 +239,26 @@ impl Observer for Collector {
         false
     }
 
+    /// Worded notes only for the flow graph's connections (the IO graph needs only to know
+    /// which packets ended an HTTP message); whole transactions only where the HTTP table or
+    /// the waterfall may still show them. That saves a few strings per message on all other
+    /// connections, most of a big capture.
+    fn detail(&mut self, stream: u32) -> Detail {
+        // `seen` adds the first three connections after their first packet began them.
+        let worded_notes = match self.stream {
+            Some(s) => s == stream,
+            None => self.flow_wanted.len() < 3 || self.flow_wanted.contains(&stream),
+        };
+        // The table keeps the first transactions to complete: once full, it takes no more.
+        // The waterfall keeps the earliest requests: once full, it takes only requests that
+        // begin before its latest, and that time only moves earlier.
+        let whole_until = match self.waterfall.last_key_value() {
+            Some((&(rq, _), _)) if self.http_head.len() >= TABLE_ROWS && self.waterfall.len() >= ROWS => rq,
+            _ => i128::MAX,
+        };
+        Detail { whole_until, worded_notes }
+    }
+
     fn connection(&mut self, c: &Conn) -> Observed {
         self.conns_total += 1;
         let s = &mut self.sums;
@@ -300,5 +320,173 @@ impl Observer for Collector {
             }
         }
         CONTINUE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::Options;
+    use crate::tcp::StreamEvent;
+    use std::path::{Path, PathBuf};
+
+    /// The collector as it would be if it asked for every detail of every connection.
+    struct Everything(Collector);
+    impl Observer for Everything {
+        fn seen(&mut self, s: &Seen<'_>) -> Observed {
+            self.0.seen(s)
+        }
+        fn connection(&mut self, c: &Conn) -> Observed {
+            self.0.connection(c)
+        }
+        fn transaction(&mut self, t: &Transaction) -> Observed {
+            self.0.transaction(t)
+        }
+        fn ws_message(&mut self, m: &WsMessage) -> Observed {
+            self.0.ws_message(m)
+        }
+        fn stream(&mut self, _: &StreamEvent<'_>) -> Observed {
+            CONTINUE
+        }
+        fn wants_packets(&self) -> bool {
+            false
+        }
+    }
+
+    fn pass(path: &Path, obs: &mut dyn Observer) -> Summary {
+        let reader = crate::capture::CaptureReader::open_file(std::fs::File::open(path).unwrap()).unwrap();
+        crate::analysis::analyze_with(reader, obs, &Options { no_packet_notes: false, ..Default::default() }).unwrap()
+    }
+
+    fn same_frame(what: &str, path: &Path, a: &DataFrame, b: &DataFrame) {
+        assert!(a.equals_missing(b), "{}: {what} differs:\n{a}\n{b}", path.display());
+    }
+
+    /// Every HTTP capture at hand, and the biggest: 4,000 requests, 1,000 requests, 650 responses.
+    fn captures() -> Vec<PathBuf> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut v: Vec<PathBuf> = ["tests/fixtures", "../shared/corpus/realworld", "../shared/corpus/pcapplusplus"]
+            .iter()
+            .flat_map(|d| std::fs::read_dir(root.join(d)).unwrap().flatten().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+            .collect();
+        v.sort();
+        assert!(v.iter().any(|p| p.ends_with("4KHttpRequests.pcap")) && v.len() > 60, "the captures are there: {}", v.len());
+        v
+    }
+
+    /// Asking for less (worded notes only for the flow graph's connections, whole transactions
+    /// only where a table or the waterfall may show them) changes nothing the report draws.
+    #[test]
+    fn the_detail_it_asks_for_gives_the_same_charts_and_tables_as_all() {
+        let made = [sequential_connections(600, false), sequential_connections(600, true)];
+        for path in captures().into_iter().chain(made.iter().cloned()) {
+            for stream in [None, Some(1)] {
+                let mut lean = Collector::new(stream);
+                let s = pass(&path, &mut lean);
+                let a = lean.finish(&s).unwrap();
+                let mut all = Everything(Collector::new(stream));
+                let s = pass(&path, &mut all);
+                let b = all.0.finish(&s).unwrap();
+                assert_eq!(a.flow.is_some(), b.flow.is_some());
+                if let (Some(fa), Some(fb)) = (&a.flow, &b.flow) {
+                    assert_eq!((&fa.wanted, fa.total), (&fb.wanted, fb.total));
+                    same_frame("flow rows (the Info column)", &path, &fa.rows, &fb.rows);
+                }
+                let (ha, hb) = (a.http.as_ref().unwrap(), b.http.as_ref().unwrap());
+                same_frame("HTTP table", &path, &ha.head, &hb.head);
+                same_frame("waterfall", &path, &ha.waterfall, &hb.waterfall);
+                same_frame("waterfall connections", &path, &ha.waterfall_conns, &hb.waterfall_conns);
+                same_frame("timeline exchanges", &path, &ha.exchanges, &hb.exchanges);
+                assert_eq!((ha.total, ha.per_conn), (hb.total, hb.per_conn));
+                assert_eq!(format!("{:?}", a.io), format!("{:?}", b.io), "{}: IO graph", path.display());
+                same_frame("connections", &path, &a.conns.as_ref().unwrap().head, &b.conns.as_ref().unwrap().head);
+            }
+        }
+        for p in made {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+
+    /// A pcap of `n` HTTP connections one after another (handshake, GET, 200, FINs), 1 ms
+    /// apart; with `jitter`, every 7th packet's clock steps back 3 ms, and the request of the
+    /// middle connection is stamped before every other (so the waterfall shows it first).
+    fn sequential_connections(n: u16, jitter: bool) -> PathBuf {
+        static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let k = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("wirelab-collect-{}-{k}.pcap", std::process::id()));
+        let mut f = Vec::new();
+        for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+            f.extend_from_slice(&v.to_le_bytes());
+        }
+        let mut t_us: u64 = 1_700_000_000_000_000;
+        let mut k = 0u64;
+        let start = t_us;
+        let mut frame = |f: &mut Vec<u8>, c: u16, up: bool, seq: u32, ack: u32, flags: &str, payload: &[u8]| {
+            let (ca, sa) = ([10, 0, (c >> 8) as u8, c as u8], [10, 9, 9, 9]);
+            let b = etherparse::PacketBuilder::ethernet2([1; 6], [2; 6]);
+            let b = if up { b.ipv4(ca, sa, 64).tcp(40000, 80, seq, 65535) } else { b.ipv4(sa, ca, 64).tcp(80, 40000, seq, 65535) };
+            let b = if flags.contains('S') { b.syn() } else { b };
+            let b = if flags.contains('F') { b.fin() } else { b };
+            let b = if flags.contains('A') { b.ack(ack) } else { b };
+            let b = if flags.contains('P') { b.psh() } else { b };
+            let mut bytes = Vec::new();
+            b.write(&mut bytes, payload).unwrap();
+            k += 1;
+            let ts = match () {
+                _ if jitter && c == n / 2 && !payload.is_empty() && up => start + 500,
+                _ if jitter && k % 7 == 0 => t_us - 3000,
+                _ => t_us,
+            };
+            for v in [(ts / 1_000_000) as u32, (ts % 1_000_000) as u32, bytes.len() as u32, bytes.len() as u32] {
+                f.extend_from_slice(&v.to_le_bytes());
+            }
+            f.extend_from_slice(&bytes);
+            t_us += 1000;
+        };
+        let (req, resp) = (&b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n"[..], &b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nok"[..]);
+        let (q, r) = (req.len() as u32, resp.len() as u32);
+        for c in 0..n {
+            frame(&mut f, c, true, 100, 0, "S", b"");
+            frame(&mut f, c, false, 500, 101, "SA", b"");
+            frame(&mut f, c, true, 101, 501, "A", b"");
+            frame(&mut f, c, true, 101, 501, "PA", req);
+            frame(&mut f, c, false, 501, 101 + q, "PA", resp);
+            frame(&mut f, c, true, 101 + q, 501 + r, "FA", b"");
+            frame(&mut f, c, false, 501 + r, 102 + q, "FA", b"");
+            frame(&mut f, c, true, 102 + q, 502 + r, "A", b"");
+        }
+        std::fs::write(&path, f).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_big_capture_gets_lean_transactions_past_the_tables() {
+        let path = sequential_connections(600, true);
+        let mut c = Collector::new(None);
+        // Counts what the pass hands over, as the collector asked.
+        struct Count<'a>(&'a mut Collector, [usize; 2]);
+        impl Observer for Count<'_> {
+            fn seen(&mut self, s: &Seen<'_>) -> Observed {
+                self.0.seen(s)
+            }
+            fn transaction(&mut self, t: &Transaction) -> Observed {
+                self.1[(t.target.is_some() || t.response_version.is_some()) as usize] += 1;
+                self.0.transaction(t)
+            }
+            fn detail(&mut self, stream: u32) -> Detail {
+                self.0.detail(stream)
+            }
+            fn wants_packets(&self) -> bool {
+                false
+            }
+        }
+        let mut n = Count(&mut c, [0, 0]);
+        pass(&path, &mut n);
+        let [lean, whole] = n.1;
+        // The table's 200 and the waterfall's 40 are whole, and the connections that began
+        // while they filled; the rest lean.
+        assert!((TABLE_ROWS..TABLE_ROWS + 10).contains(&whole) && whole + lean == 600, "whole {whole}, lean {lean}");
+        std::fs::remove_file(path).unwrap();
     }
 }
