@@ -2,5 +2,7 @@
 
 pub mod live;
 pub mod reader;
+pub mod tandem;
 
 pub use reader::{CaptureReader, Damage, Format, Frame, Mapped, ReadError};
+pub use tandem::Tandem;

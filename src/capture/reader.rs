@@ -20,6 +20,8 @@ use pcap_file::pcapng::blocks::section_header::SectionHeaderOption;
 use pcap_file::pcapng::PcapNgParser;
 use pcap_file::{Endianness, PcapError, TsResolution};
 
+use super::tandem::{Pace, Tandem, RELEASE_STEP};
+
 /// Largest record we accept. tshark's own limit for most link types is 256 KiB; a pcapng block
 /// can also carry a big name-resolution or comment block, so blocks get more room.
 const MAX_PACKET: usize = 256 * 1024;
@@ -115,6 +117,15 @@ enum Kind {
     Pcapng { parser: PcapNgParser },
 }
 
+/// The reader's side of a [`Tandem`]: when the reader is gone, it holds the tandem back no more.
+struct Lead(Arc<Pace>);
+
+impl Drop for Lead {
+    fn drop(&mut self) {
+        self.0.lead_gone();
+    }
+}
+
 /// A streaming capture reader. Call [`CaptureReader::next_frame`] until it returns `None`,
 /// then look at [`CaptureReader::damage`].
 pub struct CaptureReader<R: Read> {
@@ -127,8 +138,13 @@ pub struct CaptureReader<R: Read> {
     buf_offset: u64,
     /// Mapped bytes before this offset have been released back to the page cache.
     released: usize,
-    /// Another thread still reads mapped bytes from this offset on: none after it is released.
-    release_limit: Option<Arc<AtomicUsize>>,
+    /// Other threads still read mapped bytes from these offsets on: none after the lowest is
+    /// released.
+    release_limits: Vec<Arc<AtomicUsize>>,
+    /// A [`Tandem`] reads the mapping too: positions are shared with it, and it releases pages.
+    tandem: Option<Lead>,
+    /// Where the reader last told the tandem it was.
+    told: usize,
     kind: Kind,
     interfaces: Vec<Interface>,
     comments: Vec<String>,
@@ -194,7 +210,9 @@ impl<R: Read> CaptureReader<R> {
             eof,
             buf_offset: 0,
             released: 0,
-            release_limit: None,
+            release_limits: Vec::new(),
+            tandem: None,
+            told: 0,
             kind,
             interfaces,
             comments,
@@ -235,9 +253,22 @@ impl<R: Read> CaptureReader<R> {
     }
 
     /// Mapped bytes at and after `limit`'s offset are still read elsewhere: the reader gives
-    /// pages back to the kernel only below it.
+    /// pages back to the kernel only below it (and below every other limit).
     pub fn limit_release(&mut self, limit: Arc<AtomicUsize>) {
-        self.release_limit = Some(limit);
+        self.release_limits.push(limit);
+    }
+
+    /// A second reader of the mapped file, kept in step with this one (for a digest of the
+    /// whole file, say): it reads the pages this reader maps. `None` when the capture is not
+    /// read from a mapped file, or a tandem exists already.
+    pub fn tandem(&mut self) -> Option<Tandem> {
+        let Store::Map(map) = &self.buf else { return None };
+        if self.tandem.is_some() {
+            return None;
+        }
+        let step = Pace::new();
+        self.tandem = Some(Lead(step.clone()));
+        Some(Tandem::new(map.clone(), step))
     }
 
     /// Bytes consumed so far (for progress reporting).
@@ -254,9 +285,17 @@ impl<R: Read> CaptureReader<R> {
     fn fill(&mut self, need: usize) -> io::Result<bool> {
         if let Store::Map(map) = &self.buf {
             // Keep the resident set flat: give consumed pages back every few MiB.
-            const STEP: usize = 8 << 20;
-            let limit = self.release_limit.as_ref().map_or(usize::MAX, |l| l.load(Ordering::Acquire));
-            if self.start.min(limit) >= self.released + STEP {
+            const STEP: usize = RELEASE_STEP;
+            let limit = self.release_limits.iter().map(|l| l.load(Ordering::Acquire)).min().unwrap_or(usize::MAX);
+            if let Some(Lead(step)) = &self.tandem {
+                if self.start >= self.told + (1 << 20) {
+                    self.told = self.start;
+                    step.lead(map, self.start, self.start.min(limit));
+                }
+                if self.end - self.start < need {
+                    step.lead_gone();
+                }
+            } else if self.start.min(limit) >= self.released + STEP {
                 let upto = self.start.min(limit) & !(4095);
                 // SAFETY: the range was consumed and is never read again; on a read-only file
                 // mapping MADV_DONTNEED only drops the pages from this process.
@@ -600,6 +639,38 @@ mod tests {
         assert_eq!(r.next_frame().unwrap().unwrap().data, b"hello");
         assert!(r.next_frame().unwrap().is_none());
         assert_eq!(r.damage().unwrap().offset, 24 + 16 + 5);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    /// A tandem reads the whole file while the reader reads frames (here a file several
+    /// tandem windows long), and only a mapped reader has one.
+    #[test]
+    fn a_tandem_reads_the_file_beside_the_reader() {
+        let mut f = pcap_header(0xa1b2c3d4, false, 1);
+        let payload = vec![0x5a; 60_000];
+        while f.len() < 3 * crate::capture::tandem::WINDOW {
+            f.extend(record(false, 1, 0, &payload));
+        }
+        let path = std::env::temp_dir().join(format!("wirelab-tandem-reader-{}.pcap", std::process::id()));
+        std::fs::write(&path, &f).unwrap();
+        let mut r = CaptureReader::open_file(std::fs::File::open(&path).unwrap()).unwrap();
+        let t = r.tandem().unwrap();
+        assert!(r.tandem().is_none(), "one tandem");
+        let (frames, got) = std::thread::scope(|s| {
+            let h = s.spawn(move || {
+                let mut got = Vec::with_capacity(t.len());
+                t.for_each_chunk(|c| got.extend_from_slice(c));
+                got
+            });
+            let mut n = 0;
+            while r.next_frame().unwrap().is_some() {
+                n += 1;
+            }
+            (n, h.join().unwrap())
+        });
+        assert_eq!(frames, (f.len() - 24) / (16 + payload.len()));
+        assert!(got == f);
+        assert!(CaptureReader::new(&f[..]).unwrap().tandem().is_none());
         std::fs::remove_file(&path).unwrap();
     }
 

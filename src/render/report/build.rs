@@ -67,14 +67,25 @@ fn tab(table: &'static str) -> impl FnOnce(PolarsError) -> ReportError {
 }
 
 /// One analysis pass over a capture that keeps only what the report draws; the capture's
-/// SHA-256 (with `hash`) is computed on a second thread meanwhile.
+/// SHA-256 (with `hash`) is computed on another thread meanwhile, from the pages the pass
+/// maps (a [`Tandem`](crate::capture::Tandem)) when the capture is a mapped file.
 fn collect(capture: &Path, stream: Option<u32>, hash: bool) -> Result<(ChartInput, Option<String>), ReportError> {
     let err = |msg: String| ReportError::Analysis { path: capture.to_path_buf(), msg };
+    let f = std::fs::File::open(capture).map_err(io(capture))?;
+    let mut reader = crate::capture::CaptureReader::open_file(f).map_err(|e| err(e.to_string()))?;
+    let tandem = if hash { reader.tandem() } else { None };
     std::thread::scope(|scope| {
-        let sha = hash.then(|| scope.spawn(|| sha256(capture)));
+        let sha = hash.then(|| {
+            scope.spawn(move || match tandem {
+                Some(t) => {
+                    let mut h = Sha256::new();
+                    t.for_each_chunk(|c| h.update(c));
+                    Ok(hex(&h.finalize()))
+                }
+                None => sha256(capture),
+            })
+        });
         let input = (|| {
-            let f = std::fs::File::open(capture).map_err(io(capture))?;
-            let reader = crate::capture::CaptureReader::open_file(f).map_err(|e| err(e.to_string()))?;
             let mut c = Collector::new(stream);
             // Notes: the Info column and the HTTP/WebSocket protocol of a packet come from them.
             let opts = analysis::Options { no_packet_notes: false, ..Default::default() };
@@ -173,7 +184,11 @@ fn sha256(path: &Path) -> Result<String, ReportError> {
             }
         }
     }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex(&h.finalize()))
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[derive(Serialize)]
