@@ -20,9 +20,10 @@
 #        A: wirelab report F --out OUT_DIR
 #        B: wirelab analyze -q --json F
 #   3. Prints median and best wall time and median peak memory of each, the median of the
-#      pairwise ratios A/B beside the target 2.0, and `sha256sum F` once for scale (the report
-#      hashes the whole capture on a second thread: on a big file of few packets that is the
-#      longest part). Results also go to bench/out/report-results.json.
+#      pairwise ratios A/B beside the target 2.0, and the time of `openssl dgst -sha256 F` (the
+#      SHA-256 alone, at the CPU's full speed) over analyze's: the report hashes every byte
+#      beside its pass, so on a capture of big packets that is its floor. Results also go to
+#      bench/out/report-results.json.
 #
 # Needs: /usr/bin/time (package: time), coreutils; cargo unless WIRELAB is set. Exits 0 even
 # when the target is missed; nonzero only when the benchmark can't run.
@@ -90,8 +91,13 @@ a_med=$(printf '%s\n' "${a_walls[@]}" | median) a_best=$(printf '%s\n' "${a_wall
 r_mb=$(printf '%s\n' "${r_mbs[@]}" | median) a_mb=$(printf '%s\n' "${a_mbs[@]}" | median)
 ratio=$(printf '%s\n' "${ratios[@]}" | median)
 verdict=$(awk -v r="$ratio" 'BEGIN { print (r <= 2.0) ? "PASS" : "MISS" }')
-t0=$(date +%s%N); sha256sum "$PCAP" >/dev/null; t1=$(date +%s%N)
+# The SHA-256 of the file alone, as fast as this CPU goes (OpenSSL uses the SHA extensions
+# where the CPU has them; coreutils' sha256sum does not): no report that shows the capture's
+# SHA-256 can take less than this.
+if command -v openssl >/dev/null 2>&1; then hasher=(openssl dgst -sha256); else hasher=(sha256sum); fi
+t0=$(date +%s%N); "${hasher[@]}" "$PCAP" >/dev/null; t1=$(date +%s%N)
 sha=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+floor=$(awk -v s="$sha" -v a="$a_med" 'BEGIN { printf "%.3f", s / a }')
 packets=$(grep -o '<tr><td>Packets</td><td>[^<]*' "$OUT_DIR/report.html" | sed 's/.*<td>//')
 
 echo
@@ -101,10 +107,11 @@ printf '%-28s %12s %12s %10s\n' command "wall s (med)" "wall s (best)" "peak MB"
 printf '%-28s %12s %12s %10s\n' ---------------------------- ------------ ------------ ----------
 printf '%-28s %12s %12s %10s\n' "report F --out DIR" "$r_med" "$r_best" "$r_mb"
 printf '%-28s %12s %12s %10s\n' "analyze -q --json F" "$a_med" "$a_best" "$a_mb"
-printf '%-28s %12s\n' "sha256sum F (for scale)" "$sha"
+printf '%-28s %12s\n' "${hasher[*]} F" "$sha"
 echo
 printf '%-34s %9s   %-8s %s\n' ratio value target result
 printf '%-34s %9s   %-8s %s\n' "report / analyze (median of pairs)" "$ratio" "<= 2.0" "$verdict"
+printf '%-34s %9s   %s\n' "SHA-256 alone / analyze (median)" "$floor" "(the floor: the report hashes every byte)"
 echo
 
 cat >"$OUT/report-results.json" <<EOF
@@ -113,7 +120,7 @@ cat >"$OUT/report-results.json" <<EOF
   "runs": $RUNS,
   "report": { "wall_s_median": $r_med, "wall_s_best": $r_best, "peak_mb": $r_mb },
   "analyze": { "wall_s_median": $a_med, "wall_s_best": $a_best, "peak_mb": $a_mb },
-  "sha256sum_s": $sha,
+  "sha256_alone": { "command": "${hasher[*]}", "wall_s": $sha, "over_analyze": $floor },
   "ratio_report_over_analyze": { "value": $ratio, "target": "<= 2.0", "result": "$verdict" }
 }
 EOF
