@@ -8,8 +8,9 @@
 //! capture → decode → tcp → proto → analysis → render
 //! ```
 //!
-//! - [`capture`]: frames in — pcap/pcapng files ([`capture::reader`]) and live libpcap
-//!   captures written to pcapng ([`capture::live`]).
+//! - [`capture`]: frames in — pcap/pcapng files ([`capture::reader`]), a second reader in
+//!   step with the first over a mapped file ([`capture::tandem`]), and live libpcap captures
+//!   written to pcapng ([`capture::live`]).
 //! - [`decode`]: a frame's bytes → typed link/IP/TCP/UDP views, TCP options parsed once, and
 //!   the anomaly kinds (pure, no I/O).
 //! - [`tcp`]: segments → connections, Wireshark's per-packet analysis, and reassembled
