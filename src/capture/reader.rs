@@ -20,7 +20,7 @@ use pcap_file::pcapng::blocks::section_header::SectionHeaderOption;
 use pcap_file::pcapng::PcapNgParser;
 use pcap_file::{Endianness, PcapError, TsResolution};
 
-use super::tandem::{Pace, Tandem, RELEASE_STEP};
+use super::tandem::{Pace, Tandem};
 
 /// Largest record we accept. tshark's own limit for most link types is 256 KiB; a pcapng block
 /// can also carry a big name-resolution or comment block, so blocks get more room.
@@ -117,7 +117,8 @@ enum Kind {
     Pcapng { parser: PcapNgParser },
 }
 
-/// The reader's side of a [`Tandem`]: when the reader is gone, it holds the tandem back no more.
+/// The reader's side of a mapped file's [`Pace`]: when the reader is gone, it holds a
+/// [`Tandem`] back no more.
 struct Lead(Arc<Pace>);
 
 impl Drop for Lead {
@@ -136,14 +137,12 @@ pub struct CaptureReader<R: Read> {
     eof: bool,
     /// File offset of `buf[0]`.
     buf_offset: u64,
-    /// Mapped bytes before this offset have been released back to the page cache.
-    released: usize,
-    /// Other threads still read mapped bytes from these offsets on: none after the lowest is
-    /// released.
-    release_limits: Vec<Arc<AtomicUsize>>,
-    /// A [`Tandem`] reads the mapping too: positions are shared with it, and it releases pages.
-    tandem: Option<Lead>,
-    /// Where the reader last told the tandem it was.
+    /// Another thread still reads mapped bytes from this offset on: none after it is released.
+    release_limit: Option<Arc<AtomicUsize>>,
+    /// A mapped file's positions, shared with a [`Tandem`] if there is one: pages below every
+    /// reader go back to the kernel.
+    lead: Option<Lead>,
+    /// Where the reader last told its pace it was.
     told: usize,
     kind: Kind,
     interfaces: Vec<Interface>,
@@ -202,6 +201,7 @@ impl<R: Read> CaptureReader<R> {
                 )))
             }
         };
+        let lead = matches!(buf, Store::Map(_)).then(|| Lead(Pace::new()));
         Ok(CaptureReader {
             src,
             buf,
@@ -209,9 +209,8 @@ impl<R: Read> CaptureReader<R> {
             end,
             eof,
             buf_offset: 0,
-            released: 0,
-            release_limits: Vec::new(),
-            tandem: None,
+            release_limit: None,
+            lead,
             told: 0,
             kind,
             interfaces,
@@ -253,22 +252,19 @@ impl<R: Read> CaptureReader<R> {
     }
 
     /// Mapped bytes at and after `limit`'s offset are still read elsewhere: the reader gives
-    /// pages back to the kernel only below it (and below every other limit).
+    /// pages back to the kernel only below it.
     pub fn limit_release(&mut self, limit: Arc<AtomicUsize>) {
-        self.release_limits.push(limit);
+        self.release_limit = Some(limit);
     }
 
     /// A second reader of the mapped file, kept in step with this one (for a digest of the
     /// whole file, say): it reads the pages this reader maps. `None` when the capture is not
     /// read from a mapped file, or a tandem exists already.
     pub fn tandem(&mut self) -> Option<Tandem> {
-        let Store::Map(map) = &self.buf else { return None };
-        if self.tandem.is_some() {
-            return None;
+        match (&self.buf, &self.lead) {
+            (Store::Map(map), Some(Lead(pace))) => Pace::tandem(pace, map),
+            _ => None,
         }
-        let step = Pace::new();
-        self.tandem = Some(Lead(step.clone()));
-        Some(Tandem::new(map.clone(), step))
     }
 
     /// Bytes consumed so far (for progress reporting).
@@ -283,24 +279,15 @@ impl<R: Read> CaptureReader<R> {
 
     /// Makes sure at least `need` bytes are buffered after `start`. Returns false at EOF.
     fn fill(&mut self, need: usize) -> io::Result<bool> {
-        if let Store::Map(map) = &self.buf {
-            // Keep the resident set flat: give consumed pages back every few MiB.
-            const STEP: usize = RELEASE_STEP;
-            let limit = self.release_limits.iter().map(|l| l.load(Ordering::Acquire)).min().unwrap_or(usize::MAX);
-            if let Some(Lead(step)) = &self.tandem {
-                if self.start >= self.told + (1 << 20) {
-                    self.told = self.start;
-                    step.lead(map, self.start, self.start.min(limit));
-                }
-                if self.end - self.start < need {
-                    step.lead_gone();
-                }
-            } else if self.start.min(limit) >= self.released + STEP {
-                let upto = self.start.min(limit) & !(4095);
-                // SAFETY: the range was consumed and is never read again; on a read-only file
-                // mapping MADV_DONTNEED only drops the pages from this process.
-                let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, self.released, upto - self.released) };
-                self.released = upto;
+        if let (Store::Map(map), Some(Lead(pace))) = (&self.buf, &self.lead) {
+            // Keep the resident set flat: the pace gives consumed pages back every few MiB.
+            if self.start >= self.told + (1 << 20) {
+                self.told = self.start;
+                let limit = self.release_limit.as_ref().map_or(usize::MAX, |l| l.load(Ordering::Acquire));
+                pace.lead(map, self.start, self.start.min(limit));
+            }
+            if self.end - self.start < need {
+                pace.lead_gone();
             }
         }
         if self.end - self.start >= need {

@@ -4,7 +4,7 @@
 //!
 //! Neither runs more than [`WINDOW`] bytes ahead of the other, so the resident set stays flat;
 //! each side waits only for the other to move, and a side that is done or gone stops holding
-//! the other back.
+//! the other back. A reader without a tandem releases its pages through the same [`Pace`].
 //!
 //! [`CaptureReader`]: super::CaptureReader
 
@@ -17,7 +17,7 @@ pub const WINDOW: usize = 16 << 20;
 /// The tandem reader's unit of work.
 const CHUNK: usize = 4 << 20;
 /// Pages go back to the kernel this many bytes at a time.
-pub(crate) const RELEASE_STEP: usize = 8 << 20;
+const RELEASE_STEP: usize = 8 << 20;
 /// A position that holds nobody back: its reader is done or gone.
 const GONE: usize = usize::MAX;
 
@@ -28,15 +28,22 @@ pub(crate) struct Pace {
     reading: AtomicUsize,
     /// Below this the capture reader and its consumers are done with the mapping.
     lead_done: AtomicUsize,
-    /// Below this the tandem reader is done.
+    /// Below this the tandem reader is done ([`GONE`] while there is none).
     tail_done: AtomicUsize,
     /// Pages below this went back to the kernel.
     released: AtomicUsize,
 }
 
 impl Pace {
+    /// The pace of a reader with no tandem yet.
     pub(crate) fn new() -> Arc<Pace> {
-        Arc::new(Pace { reading: AtomicUsize::new(0), lead_done: AtomicUsize::new(0), tail_done: AtomicUsize::new(0), released: AtomicUsize::new(0) })
+        Arc::new(Pace { reading: AtomicUsize::new(0), lead_done: AtomicUsize::new(0), tail_done: AtomicUsize::new(GONE), released: AtomicUsize::new(0) })
+    }
+
+    /// A tandem reader of `map` from its first byte; `None` while another one reads it.
+    pub(crate) fn tandem(pace: &Arc<Pace>, map: &Arc<memmap2::Mmap>) -> Option<Tandem> {
+        pace.tail_done.compare_exchange(GONE, 0, Ordering::AcqRel, Ordering::Acquire).ok()?;
+        Some(Tandem { map: map.clone(), step: pace.clone() })
     }
 
     /// The capture reader is at `reading`, done below `done`: publish it, wait while it is
@@ -82,10 +89,6 @@ pub struct Tandem {
 }
 
 impl Tandem {
-    pub(crate) fn new(map: Arc<memmap2::Mmap>, step: Arc<Pace>) -> Tandem {
-        Tandem { map, step }
-    }
-
     /// The file's length.
     pub fn len(&self) -> usize {
         self.map.len()
@@ -136,7 +139,7 @@ mod tests {
         let bytes: Vec<u8> = (0..(3 * WINDOW + 12345)).map(|i| (i * 7 % 251) as u8).collect();
         let (map, path) = map_of(&bytes);
         let step = Pace::new();
-        let t = Tandem::new(map.clone(), step.clone());
+        let t = Pace::tandem(&step, &map).unwrap();
         let got = std::thread::scope(|s| {
             let h = s.spawn(move || {
                 let mut got = Vec::new();
@@ -167,11 +170,11 @@ mod tests {
         step.lead(&map, 1 << 20, 1 << 20);
         step.lead_gone();
         let mut n = 0;
-        Tandem::new(map.clone(), step.clone()).for_each_chunk(|c| n += c.len());
+        Pace::tandem(&step, &map).unwrap().for_each_chunk(|c| n += c.len());
         assert_eq!(n, bytes.len());
         // A tandem dropped unread: the lead reads to the end without waiting.
         let step = Pace::new();
-        drop(Tandem::new(map.clone(), step.clone()));
+        drop(Pace::tandem(&step, &map).unwrap());
         step.lead(&map, map.len(), map.len());
         assert_eq!(step.released.load(Ordering::Acquire), map.len() & !4095);
         std::fs::remove_file(path).unwrap();
