@@ -121,16 +121,25 @@ impl Collector {
         }
     }
 
+    /// Whether the flow graph draws connection `s`: the one `--stream` chose, or the first three.
+    fn in_flow(&self, s: u32) -> bool {
+        match self.stream {
+            Some(chosen) => chosen == s,
+            None => self.flow_wanted.len() < 3 || self.flow_wanted.contains(&s),
+        }
+    }
+
     fn flow(&mut self, seen: &Seen<'_>, t: &SeenTcp<'_>, t0: i128) {
         let s = t.info.stream;
-        if self.stream.is_none() && self.flow_wanted.len() < 3 && !self.flow_wanted.contains(&s) {
+        if !self.in_flow(s) {
+            return;
+        }
+        if !self.flow_wanted.contains(&s) {
             self.flow_wanted.push(s);
         }
-        if self.flow_wanted.contains(&s) {
-            self.flow_total += 1;
-            if self.flow_rows.len() < FLOW_ARROWS {
-                self.flow_rows.push_seen(seen, t, t0);
-            }
+        self.flow_total += 1;
+        if self.flow_rows.len() < FLOW_ARROWS {
+            self.flow_rows.push_seen(seen, t, t0);
         }
     }
 
@@ -245,10 +254,7 @@ impl Observer for Collector {
     /// connections, most of a big capture.
     fn detail(&mut self, stream: u32) -> Detail {
         // `seen` adds the first three connections after their first packet began them.
-        let worded_notes = match self.stream {
-            Some(s) => s == stream,
-            None => self.flow_wanted.len() < 3 || self.flow_wanted.contains(&stream),
-        };
+        let worded_notes = self.in_flow(stream);
         // The table keeps the first transactions to complete: once full, it takes no more.
         // The waterfall keeps the earliest requests: once full, it takes only requests that
         // begin before its latest, and that time only moves earlier.
@@ -327,7 +333,6 @@ impl Observer for Collector {
 mod tests {
     use super::*;
     use crate::analysis::Options;
-    use crate::tcp::StreamEvent;
     use std::path::{Path, PathBuf};
 
     /// The collector as it would be if it asked for every detail of every connection.
@@ -344,9 +349,6 @@ mod tests {
         }
         fn ws_message(&mut self, m: &WsMessage) -> Observed {
             self.0.ws_message(m)
-        }
-        fn stream(&mut self, _: &StreamEvent<'_>) -> Observed {
-            CONTINUE
         }
         fn wants_packets(&self) -> bool {
             false
