@@ -181,8 +181,11 @@ struct Tunnel {
     opaque: bool,
 }
 
+/// The pass's options a new connection takes: (notes, keep_text, lean).
+type ConnOpts = (bool, Option<u32>, bool);
+
 /// A new connection's HTTP state with the pass's options and the detail its consumer needs.
-fn http_conn(stream: u32, fresh: bool, notes: bool, keep_text: Option<u32>, lean: bool, detail: Detail) -> HttpConn {
+fn http_conn(stream: u32, fresh: bool, (notes, keep_text, lean): ConnOpts, detail: Detail) -> HttpConn {
     let mut http = HttpConn::new(stream, fresh);
     if keep_text != Some(stream) {
         http = if lean { http.lean() } else { http.whole_until(detail.whole_until) };
@@ -198,10 +201,9 @@ fn http_conn(stream: u32, fresh: bool, notes: bool, keep_text: Option<u32>, lean
     http
 }
 
-/// A new connection's state; `opts` are the pass's (notes, keep_text, lean).
-fn conn_app(stream: u32, fresh: bool, opts: (bool, Option<u32>, bool), detail: Detail) -> Box<ConnApp> {
-    let (notes, keep_text, lean) = opts;
-    Box::new(ConnApp { http: http_conn(stream, fresh, notes, keep_text, lean, detail), detail, ws: None, counted_http: false, tunnel: None })
+/// A new connection's state.
+fn conn_app(stream: u32, fresh: bool, opts: ConnOpts, detail: Detail) -> Box<ConnApp> {
+    Box::new(ConnApp { http: http_conn(stream, fresh, opts, detail), detail, ws: None, counted_http: false, tunnel: None })
 }
 
 /// Application-layer state and statistics of one analysis pass.
@@ -254,16 +256,15 @@ impl AppLayer {
         self
     }
 
-    /// A new connection's state, with the detail `sink` needs of it.
-    fn conn(&self, stream: u32, fresh: bool, sink: &mut impl AppSink) -> Box<ConnApp> {
-        conn_app(stream, fresh, (self.want_notes, self.keep_text, self.lean), sink.detail(stream))
+    fn opts(&self) -> ConnOpts {
+        (self.want_notes, self.keep_text, self.lean)
     }
 
     /// Handles one stream event from the TCP tracker.
     pub fn event(&mut self, ev: &StreamEvent<'_>, sink: &mut impl AppSink) {
         match *ev {
             StreamEvent::Begin { stream, syn_seen } => {
-                let c = self.conn(stream, syn_seen, sink);
+                let c = conn_app(stream, syn_seen, self.opts(), sink.detail(stream));
                 self.conns.insert(stream, c);
             }
             StreamEvent::Data { stream, dir, ts_ns, frame, bytes, .. } => self.data(stream, dir, ts_ns, frame, bytes, sink),
@@ -297,7 +298,7 @@ impl AppLayer {
 
     /// Stream bytes: to HTTP, WebSocket or a tunnel, whatever the connection has become.
     fn data(&mut self, stream: u32, dir: u8, ts_ns: i128, frame: u64, bytes: &[u8], sink: &mut impl AppSink) {
-        let opts = (self.want_notes, self.keep_text, self.lean);
+        let opts = self.opts();
         let c = self.conns.entry(stream).or_insert_with(|| conn_app(stream, false, opts, sink.detail(stream)));
         let mut rest = bytes;
         // Each turn hands the rest of the bytes to what the connection has become.
@@ -347,7 +348,7 @@ impl AppLayer {
                 }
                 Some(Upgrade::Connect) => {
                     // The tunnel's bytes start a new conversation: HTTP again, or opaque.
-                    let inner = http_conn(stream, false, self.want_notes, self.keep_text, self.lean, c.detail);
+                    let inner = http_conn(stream, false, opts, c.detail);
                     let mut outer = std::mem::replace(&mut c.http, inner);
                     outer.end(ts_ns, frame, [false, false], &mut self.hout);
                     self.http.tunnels.entry("connect".into()).or_default().connections += 1;

@@ -358,8 +358,6 @@ impl HttpConn {
         self
     }
 
-
-
     /// Keeps each message's header block and its first `body_bytes` body bytes in the
     /// transactions (for "Follow HTTP Stream"; the analysis itself keeps nothing).
     pub fn keep_text(mut self, body_bytes: usize) -> Self {
