@@ -4,7 +4,6 @@
 mod common;
 use common::*;
 
-use std::path::PathBuf;
 use std::process::Command;
 
 /// Runs headless Chromium with the flags this sandboxed machine needs.
@@ -23,7 +22,7 @@ fn chromium(args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
-fn png_size(p: &PathBuf) -> (u32, u32) {
+fn png_size(p: &std::path::Path) -> (u32, u32) {
     let b = std::fs::read(p).unwrap();
     assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n", "a PNG screenshot");
     (u32::from_be_bytes(b[16..20].try_into().unwrap()), u32::from_be_bytes(b[20..24].try_into().unwrap()))
@@ -32,9 +31,9 @@ fn png_size(p: &PathBuf) -> (u32, u32) {
 #[test]
 fn chromium_loads_base_file_with_every_image_and_the_video() {
     let www = www();
-    let log = std::env::temp_dir().join(format!("wirelab-browser-{}.csv", std::process::id()));
+    let log = Temp::path("browser-access.csv");
     let s = serve(&["serve", "http", "--root", www.to_str().unwrap(), "--port", "0", "--access-log", log.to_str().unwrap()]);
-    let shot = std::env::temp_dir().join(format!("wirelab-base-{}.png", std::process::id()));
+    let shot = Temp::path("base-file.png");
     chromium(&["--window-size=1000,800", &format!("--screenshot={}", shot.display()), &format!("{}BaseFile.html", s.url)]);
     assert_eq!(png_size(&shot), (1000, 800));
     assert!(std::fs::metadata(&shot).unwrap().len() > 20_000, "the screenshot shows the images");
@@ -46,7 +45,6 @@ fn chromium_loads_base_file_with_every_image_and_the_video() {
         assert!(ok.contains(&format!("/{img}").as_str()), "Chromium fetched {img}: {ok:?}");
     }
     assert!(ok.contains(&"/clip.webm"), "the video element asked for the clip");
-    let _ = std::fs::remove_file(shot);
 }
 
 #[test]

@@ -7,10 +7,9 @@ use common::*;
 use std::io::Write;
 use std::process::Stdio;
 
-fn tmp(name: &str, bytes: &[u8]) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("wirelab-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
+/// `bytes` in a temporary file whose name ends in `name`, removed when dropped.
+fn tmp(name: &str, bytes: &[u8]) -> Temp {
+    let p = Temp::path(&format!("cli-{name}"));
     std::fs::write(&p, bytes).unwrap();
     p
 }
@@ -186,7 +185,7 @@ fn help_teaches() {
 
 /// Writes a classic pcap of at least `bytes` bytes: `src`'s header, then its records over and
 /// over (the copies read as retransmissions; what matters here is the size).
-fn big_capture(src: &std::path::Path, name: &str, bytes: u64) -> std::path::PathBuf {
+fn big_capture(src: &std::path::Path, name: &str, bytes: u64) -> Temp {
     let pcap = std::fs::read(src).unwrap();
     let p = tmp(name, &pcap[..24]);
     let mut f = std::io::BufWriter::new(std::fs::OpenOptions::new().append(true).open(&p).unwrap());

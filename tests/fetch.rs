@@ -10,11 +10,11 @@ use std::collections::BTreeSet;
 struct Server {
     _served: Served,
     url: String,
-    log: std::path::PathBuf,
+    log: Temp,
 }
 
 fn server(tag: &str, extra: &[&str]) -> Server {
-    let log = std::env::temp_dir().join(format!("wirelab-fetch-{}-{tag}.csv", std::process::id()));
+    let log = Temp::path(&format!("fetch-{tag}.csv"));
     let www = www();
     let s = serve(&[&["serve", "http", "--root", www.to_str().unwrap(), "--port", "0", "--access-log", log.to_str().unwrap()], extra].concat());
     let url = format!("{}BaseFile.html", s.url);

@@ -13,8 +13,8 @@ fn is_root() -> bool {
     Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
 }
 
-fn tmp(name: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("wirelab-live-{}-{name}", std::process::id()))
+fn tmp(name: &str) -> Temp {
+    Temp::path(&format!("live-{name}"))
 }
 
 /// Starts a capture and waits until it is running (it says so on stderr).
@@ -92,9 +92,10 @@ fn ctrl_c_leaves_a_valid_capture() {
 #[test]
 fn without_privilege_the_error_says_how_to_fix_it() {
     let out = tmp("denied.pcapng");
+    let nobody = tmp("nobody");
     let mut cmd = if is_root() {
         // Drop to nobody, as a user without capture rights would be.
-        wirelab_as_nobody(&tmp("nobody"))
+        wirelab_as_nobody(&nobody)
     } else {
         wirelab()
     };

@@ -7,7 +7,6 @@ use common::*;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -15,12 +14,11 @@ struct Server {
     _served: Served,
     url: String,
     addr: String,
-    log: PathBuf,
+    log: Temp,
 }
 
 fn start(extra: &[&str]) -> Server {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let log = std::env::temp_dir().join(format!("wirelab-access-{}-{}.csv", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
+    let log = Temp::path("access.csv");
     let served = serve(&[&["serve", "http", "--root", www().to_str().unwrap(), "--port", "0", "--access-log", log.to_str().unwrap()], extra].concat());
     let url = served.url.clone();
     let addr = url.trim_start_matches("http://").trim_end_matches('/').to_string();

@@ -209,3 +209,53 @@ pub fn wirelab_as_nobody(dir: &Path) -> Command {
     c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all"]).arg(bin).current_dir(dir);
     c
 }
+
+/// A file or folder under the temp dir, named `wirelab-<pid>-<n>-<what>` (so `what` keeps its
+/// extension), removed when dropped (also when the test fails): a test run leaves nothing behind.
+pub struct Temp(PathBuf);
+
+impl Temp {
+    /// A path for a file; nothing is created.
+    pub fn path(what: &str) -> Temp {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Temp(std::env::temp_dir().join(format!("wirelab-{}-{n}-{what}", std::process::id())))
+    }
+
+    /// A new, empty folder.
+    pub fn dir(what: &str) -> Temp {
+        let t = Temp::path(what);
+        let _ = std::fs::remove_dir_all(&t.0);
+        std::fs::create_dir_all(&t.0).unwrap();
+        t
+    }
+}
+
+impl std::ops::Deref for Temp {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Temp {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Temp {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        if self.0.is_dir() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        } else {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}

@@ -174,11 +174,9 @@ pub fn conversation(path: &Path, exchange: &[(usize, &[u8])]) {
     p.finish();
 }
 
-/// A scratch directory for a test's captures.
-pub fn scratch(test: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("wirelab-synth-{}-{test}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A scratch directory for a test's captures, removed when dropped.
+pub fn scratch(test: &str) -> crate::common::Temp {
+    crate::common::Temp::dir(&format!("synth-{test}"))
 }
 
 /// Peak RSS in KiB of running `cmd` (GNU time, which `make setup` installs), and its stdout.
