@@ -369,7 +369,11 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut v: Vec<PathBuf> = ["tests/fixtures", "../shared/corpus/realworld", "../shared/corpus/pcapplusplus"]
             .iter()
-            .flat_map(|d| std::fs::read_dir(root.join(d)).unwrap().flatten().map(|e| e.path()))
+            .flat_map(|d| {
+                let dir = root.join(d);
+                let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e} (the corpus lives beside the checkout in ../shared)", dir.display()));
+                entries.flatten().map(|e| e.path())
+            })
             .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
             .collect();
         v.sort();
