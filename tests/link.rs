@@ -410,9 +410,12 @@ fn without_privilege_one_line_says_what_is_needed() {
 /// The page-load table: measured beside the window-aware model (plus the RTT-0 time) and the
 /// textbook, at RTT 20, 50 and 100 ms. As a test it holds what does not depend on how busy the
 /// machine is: no page load beats the model by more than noise can explain (round trips are
-/// physical), and wherever the two models differ, the window-aware one is the closer. How close
-/// is a timing, so it is the benchmark's: bench/link.sh sets `WIRELAB_MODEL_TOLERANCE_PCT=5` (the
-/// issue's target) and the gate becomes two-sided.
+/// physical), and wherever the two models differ, the window-aware one is the closer. Where the
+/// receiver's window may limit a round (pipelined), the model is a range: Linux's autotuning
+/// opens the window a round early when its measurement happens to fall between two bursts, so
+/// the low end is the same load with the window never limiting (see `link::model`). How close
+/// is a timing, so it is the benchmark's: bench/link.sh sets `WIRELAB_MODEL_TOLERANCE_PCT=5`
+/// (the target) and the gate becomes two-sided.
 #[test]
 fn page_loads_match_the_window_aware_model() {
     use wirelab::client::fetch::Mode;
@@ -429,7 +432,7 @@ fn page_loads_match_the_window_aware_model() {
     let tolerance = timed.unwrap_or(10.0);
     let mut base_time = [Duration::ZERO; 4];
     let mut failures = Vec::new();
-    eprintln!("{:>6} {:<15} {:>10} {:>12} {:>8} {:>10} {:>8}", "rtt", "mode", "measured", "window+rtt0", "dev", "textbook", "dev");
+    eprintln!("{:>6} {:<15} {:>10} {:>19} {:>8} {:>10} {:>8}", "rtt", "mode", "measured", "window+rtt0", "dev", "textbook", "dev");
     for rtt in [0u64, 20, 50, 100] {
         let link = Link::up(&["--rtt-ms", &rtt.to_string()]);
         let (mut server, url) = link.serve(&www());
@@ -452,14 +455,18 @@ fn page_loads_match_the_window_aware_model() {
                 base_time[i] = measured;
                 continue;
             }
-            let p = predict(mode, &page, &ModelLink::linux(Duration::from_millis(rtt), None));
-            let window = p.window_aware + base_time[i];
-            let (dw, dt) = (deviation_pct(measured, window), deviation_pct(measured, p.textbook));
+            let mut p = predict(mode, &page, &ModelLink::linux(Duration::from_millis(rtt), None));
+            (p.window_aware, p.window_open) = (p.window_aware + base_time[i], p.window_open + base_time[i]);
+            let (dw, dt) = (p.window_deviation_pct(measured), deviation_pct(measured, p.textbook));
             let ms = |d: Duration| d.as_secs_f64() * 1e3;
-            eprintln!("{rtt:>4}ms {name:<15} {:>8.1}ms {:>10.1}ms {dw:>+7.1}% {:>8.1}ms {dt:>+7.1}%", ms(measured), ms(window), ms(p.textbook));
+            let window = match p.window_open < p.window_aware {
+                true => format!("{:.1}–{:.1}ms", ms(p.window_open), ms(p.window_aware)),
+                false => format!("{:.1}ms", ms(p.window_aware)),
+            };
+            eprintln!("{rtt:>4}ms {name:<15} {:>8.1}ms {window:>19} {dw:>+7.1}% {:>8.1}ms {dt:>+7.1}%", ms(measured), ms(p.textbook));
             // Faster than the model is never noise; slower is, unless the benchmark asks.
             if dw < -tolerance || (timed.is_some() && dw > tolerance) {
-                failures.push(format!("rtt {rtt} ms, {name}: measured {measured:?}, window-aware model + rtt-0 time {window:?} ({dw:+.1}%, beyond ±{tolerance}%)"));
+                failures.push(format!("rtt {rtt} ms, {name}: measured {measured:?}, window-aware model + rtt-0 time {window} ({dw:+.1}%, beyond ±{tolerance}%)"));
             }
             if p.window_rtts != p.textbook_rtts && dw.abs() >= dt.abs() {
                 failures.push(format!("rtt {rtt} ms, {name}: the textbook ({dt:+.1}%) is closer than the window-aware model ({dw:+.1}%)"));

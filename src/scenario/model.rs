@@ -19,9 +19,14 @@ pub struct ModelResult {
     /// With slow start: a response over the initial window (10 segments) costs extra round trips.
     pub window_aware_ms: f64,
     pub window_rtts: u64,
+    /// The same with the receiver's window never the limit: the low end of the window-aware
+    /// range (see `link::model`), equal to `window_aware_ms` unless the window limits a round.
+    pub window_open_ms: f64,
+    pub window_open_rtts: u64,
     /// The page load compared: on the wire when captured, else by the client's clock.
     pub measured_ms: f64,
     pub textbook_deviation_pct: f64,
+    /// From the window-aware range: below `window_open_ms`, above `window_aware_ms`, 0 within.
     pub window_deviation_pct: f64,
 }
 
@@ -43,9 +48,11 @@ pub fn beside(steps: &mut [StepOutcome], rtt: Duration, rate_bps: Option<u64>) {
             textbook_rtts: p.textbook_rtts,
             window_aware_ms: ms(p.window_aware),
             window_rtts: p.window_rtts,
+            window_open_ms: ms(p.window_open),
+            window_open_rtts: p.window_open_rtts,
             measured_ms: measured,
             textbook_deviation_pct: model::deviation_pct(measured_d, p.textbook),
-            window_deviation_pct: model::deviation_pct(measured_d, p.window_aware),
+            window_deviation_pct: p.window_deviation_pct(measured_d),
         });
     }
 }

@@ -285,14 +285,15 @@ impl StepOutcome {
         if let Some(m) = &self.model {
             use Unit::*;
             let at = 2.min(v.len());
-            v.splice(
-                at..at,
-                [
-                    self::m("model.textbook_ms", "model: textbook (Kurose & Ross)", m.textbook_ms, Ms),
-                    self::m("model.window_aware_ms", "model: with TCP slow start", m.window_aware_ms, Ms),
-                    self::m("model.window_deviation_pct", "measured vs slow-start model", m.window_deviation_pct, Percent),
-                ],
-            );
+            let mut rows = vec![
+                self::m("model.textbook_ms", "model: textbook (Kurose & Ross)", m.textbook_ms, Ms),
+                self::m("model.window_aware_ms", "model: with TCP slow start", m.window_aware_ms, Ms),
+            ];
+            if m.window_open_rtts != m.window_rtts {
+                rows.push(self::m("model.window_open_ms", "model: slow start, receive window open", m.window_open_ms, Ms));
+            }
+            rows.push(self::m("model.window_deviation_pct", "measured vs slow-start model", m.window_deviation_pct, Percent));
+            v.splice(at..at, rows);
         }
         v
     }

@@ -20,6 +20,8 @@ pub struct SweepPoint {
     pub measured_ms: f64,
     pub textbook_ms: f64,
     pub window_aware_ms: f64,
+    /// The low end of the slow-start range: the receiver's window never limiting.
+    pub window_open_ms: f64,
     pub textbook_deviation_pct: f64,
     pub window_deviation_pct: f64,
 }
@@ -51,6 +53,7 @@ pub fn run_sweep(plan: &Plan, opts: &RunOptions, times: u32, w: &mut dyn Write) 
                 measured_ms: m.measured_ms,
                 textbook_ms: m.textbook_ms,
                 window_aware_ms: m.window_aware_ms,
+                window_open_ms: m.window_open_ms,
                 textbook_deviation_pct: m.textbook_deviation_pct,
                 window_deviation_pct: m.window_deviation_pct,
             });
@@ -92,6 +95,15 @@ fn pct(model_ms: f64, dev: f64) -> String {
     }
 }
 
+/// The slow-start model's time, or its range where the receiver's window may or may not limit.
+fn slow_start(p: &SweepPoint) -> String {
+    if p.window_open_ms < p.window_aware_ms {
+        format!("{}–{} ms", ms(p.window_open_ms), ms(p.window_aware_ms))
+    } else {
+        format!("{} ms", ms(p.window_aware_ms))
+    }
+}
+
 fn table(points: &[SweepPoint]) -> Table {
     let mut t = Table::new(&["RTT", "Step", "Measured", "Textbook", "Δ textbook", "Slow-start model", "Δ slow start"]);
     t.right(&[0, 2, 3, 4, 5, 6]);
@@ -102,7 +114,7 @@ fn table(points: &[SweepPoint]) -> Table {
             format!("{} ms", ms(p.measured_ms)),
             format!("{} ms", ms(p.textbook_ms)),
             pct(p.textbook_ms, p.textbook_deviation_pct),
-            format!("{} ms", ms(p.window_aware_ms)),
+            slow_start(p),
             pct(p.window_aware_ms, p.window_deviation_pct),
         ]);
     }
@@ -140,7 +152,7 @@ mod tests {
     use super::*;
 
     fn point(rtt: f64, step: &str, measured: f64, model: f64) -> SweepPoint {
-        SweepPoint { rtt_ms: rtt, step: step.into(), mode: step.into(), measured_ms: measured, textbook_ms: model, window_aware_ms: model, textbook_deviation_pct: 0.0, window_deviation_pct: (measured - model) / model.max(1e-9) * 100.0 }
+        SweepPoint { rtt_ms: rtt, step: step.into(), mode: step.into(), measured_ms: measured, textbook_ms: model, window_aware_ms: model, window_open_ms: model, textbook_deviation_pct: 0.0, window_deviation_pct: (measured - model) / model.max(1e-9) * 100.0 }
     }
 
     #[test]
@@ -149,6 +161,10 @@ mod tests {
         let t = table(&pts).render();
         assert!(t.lines().any(|l| l.contains("0.000 ms") && l.trim_end().ends_with('-')), "{t}");
         assert!(t.contains("+2.3%"), "{t}");
+        // Where the receive window may limit a round, the model's column is the range.
+        let race = SweepPoint { window_open_ms: 600.0, window_deviation_pct: 0.0, ..point(100.0, "pipelined", 612.5, 700.0) };
+        let t = table(&[race]).render();
+        assert!(t.contains("600.0–700.0 ms") || t.contains("600–700 ms"), "{t}");
         let crate::render::charts::Chart::Lines(d) = chart(&pts) else { panic!("a line chart") };
         assert_eq!(d.series.len(), 4);
         assert_eq!(d.series.iter().filter(|s| !s.label.is_empty()).count(), 2, "one legend entry per mode");

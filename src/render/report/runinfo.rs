@@ -113,6 +113,8 @@ pub struct StepInfo {
 pub struct ModelInfo {
     pub textbook_ms: Option<f64>,
     pub window_aware_ms: Option<f64>,
+    /// The low end of the slow-start range (the receiver's window never limiting).
+    pub window_open_ms: Option<f64>,
     pub window_deviation_pct: Option<f64>,
 }
 
@@ -264,6 +266,7 @@ const METRICS: &[Metric] = &[
     Metric { name: "page load on the wire", unit: "ms", get: |s| s.wire.as_ref()?.page_load_ms },
     Metric { name: "model: textbook (Kurose & Ross)", unit: "ms", get: |s| s.model.as_ref()?.textbook_ms },
     Metric { name: "model: with TCP slow start", unit: "ms", get: |s| s.model.as_ref()?.window_aware_ms },
+    Metric { name: "model: slow start, receive window open", unit: "ms", get: |s| s.model.as_ref().and_then(|m| m.window_open_ms.filter(|&o| Some(o) != m.window_aware_ms)) },
     Metric { name: "latency p50", unit: "ms", get: |s| s.p50_ms() },
     Metric { name: "latency p95", unit: "ms", get: |s| s.latency.as_ref().or(s.rtt.as_ref()).and_then(|d| d.p95_ms) },
     Metric { name: "viewer requests", unit: "", get: |s| s.viewer_requests.map(|v| v as f64) },
