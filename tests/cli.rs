@@ -183,49 +183,43 @@ fn help_teaches() {
     assert!(s.contains("--packets") && s.contains("History letters"), "{s}");
 }
 
-/// Writes a classic pcap of at least `bytes` bytes: `src`'s header, then its records over and
-/// over (the copies read as retransmissions; what matters here is the size).
-fn big_capture(src: &std::path::Path, name: &str, bytes: u64) -> Temp {
-    let pcap = std::fs::read(src).unwrap();
-    let p = tmp(name, &pcap[..24]);
-    let mut f = std::io::BufWriter::new(std::fs::OpenOptions::new().append(true).open(&p).unwrap());
-    let mut written = 24u64;
-    while written < bytes {
-        f.write_all(&pcap[24..]).unwrap();
-        written += pcap.len() as u64 - 24;
-    }
-    f.flush().unwrap();
-    p
-}
-
+/// `wirelab analyze F --packets | head -2` stops reading when `head` closes the pipe. F is a
+/// FIFO fed an endless capture (the fixture's records over and over), so a pass that does not
+/// stop would never end: the test waits for the exit, and only a watchdog far beyond any pass
+/// (a hang, not a time compared) fails it. That the writer then sees a broken pipe says the
+/// reader let go of the capture.
 #[test]
 fn packet_list_piped_into_head_stops_reading_at_once() {
-    let big = big_capture(&fixtures().join("ws-echo.pcap"), "big.pcap", 300 << 20);
-    let path = big.to_str().unwrap();
-    // The whole packet list, thrown away: the time a full pass takes.
-    let t = std::time::Instant::now();
-    let full = wirelab().args(["analyze", path, "--packets", "-q"]).stdout(Stdio::null()).status().unwrap();
-    let full_time = t.elapsed();
-    assert!(full.success());
-    // `wirelab analyze big.pcap --packets | head -2`, best of three (other tests share the cores).
-    let mut runs = vec![];
-    for _ in 0..3 {
-        let t = std::time::Instant::now();
-        let mut w = wirelab().args(["analyze", path, "--packets", "-q"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        let head = std::process::Command::new("head").arg("-2").stdin(w.stdout.take().unwrap()).output().unwrap();
-        let w = w.wait_with_output().unwrap();
-        runs.push((t.elapsed(), head, w));
+    let pcap = std::fs::read(fixtures().join("ws-echo.pcap")).unwrap();
+    let fifo = Temp::path("cli-endless.pcap");
+    assert!(std::process::Command::new("mkfifo").arg(&*fifo).status().unwrap().success());
+    let path = fifo.to_str().unwrap().to_string();
+    let writer = std::thread::spawn(move || -> (u64, std::io::Result<()>) {
+        let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        let mut written = 0u64;
+        let r = f.write_all(&pcap[..24]).and_then(|_| loop {
+            f.write_all(&pcap[24..])?;
+            written += pcap.len() as u64 - 24;
+        });
+        (written, r)
+    });
+    let mut w = wirelab().args(["analyze", fifo.to_str().unwrap(), "--packets", "-q"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let head = std::process::Command::new("head").arg("-2").stdin(w.stdout.take().unwrap()).output().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while w.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = w.kill();
+            let _ = w.wait();
+            panic!("wirelab analyze --packets | head -2 still read an endless capture 5 minutes after head exited");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    runs.sort_by_key(|r| r.0);
-    let (head_time, head, w) = runs.swap_remove(0);
-    std::fs::remove_file(&big).unwrap();
+    let w = w.wait_with_output().unwrap();
     let lines = String::from_utf8(head.stdout).unwrap();
     assert_eq!(lines.lines().count(), 2, "{lines}");
     assert!(lines.starts_with("    No.") && lines.lines().nth(1).unwrap().trim_start().starts_with("1 "), "{lines}");
     // A closed pipe is the reader being done, not an error: no message, exit 0.
     assert_eq!((w.status.code(), String::from_utf8_lossy(&w.stderr).as_ref()), (Some(0), ""));
-    assert!(
-        head_time * 10 < full_time,
-        "| head -2 took {head_time:?}, a full pass {full_time:?}: the pass did not stop when the pipe closed"
-    );
+    let (written, r) = writer.join().unwrap();
+    assert_eq!(r.map_err(|e| e.kind()), Err(std::io::ErrorKind::BrokenPipe), "the capture's writer after {written} bytes");
 }
