@@ -22,6 +22,12 @@
 #   CAPTURE_ONLY=1           stop after making the captures
 #   PCAP=bench/out/http-1m.pcap        the conn capture
 #   BULK_PCAP=bench/out/http-bulk.pcap the bulk capture
+#   MTU=1500                 capture with Ethernet-sized packets instead of loopback's: the
+#                            script runs in a private network namespace (unshare --net) whose
+#                            loopback has this MTU and one segment per packet (gso_max_segs 1),
+#                            as a NIC without offloads shows them to tcpdump. Loopback's own
+#                            MTU is 65536, so its data segments reach 64 KB. The captures are
+#                            then http-1m-mtuMTU.pcap and http-bulk-mtuMTU.pcap
 #
 # Steps (for each shape):
 #   1. Capture real HTTP/1.1 traffic on loopback: a private nginx (config, pid and logs in
@@ -59,6 +65,15 @@ BULK_BYTES=${BULK_BYTES:-1073741824}
 CAPTURE_BUDGET=${CAPTURE_BUDGET:-100}
 RUNS=${RUNS:-3}
 SHAPE=conn PCAP=$CONN_PCAP
+
+# MTU: the whole run moves into a private network namespace whose loopback carries packets of
+# at most MTU bytes; it disappears with the script, so nothing needs removing.
+if [[ -n ${MTU:-} && -z ${WIRELAB_BENCH_NETNS:-} ]]; then
+    [[ $MTU =~ ^[0-9]+$ ]] && ((MTU >= 576)) || { printf '[bench] error: MTU=%s: give a number of bytes, at least 576\n' "$MTU" >&2; exit 1; }
+    export MTU WIRELAB_BENCH_NETNS=1
+    export PCAP=${PCAP:-$OUT/http-1m-mtu$MTU.pcap} BULK_PCAP=${BULK_PCAP:-$OUT/http-bulk-mtu$MTU.pcap}
+    exec unshare --net bash -c 'ip link set lo up mtu "$MTU" gso_max_segs 1 gro_max_size "$MTU" && exec bash "$0" "$@"' "${BASH_SOURCE[0]}" "$@"
+fi
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }

@@ -5,11 +5,14 @@
 # Usage:
 #   bench/report.sh                       # the conn capture of bench/analyze.sh (made if missing)
 #   PCAP=/path/to/capture.pcap bench/report.sh
+#   MTU=1500 bench/report.sh              # on a capture of Ethernet-sized packets (made if missing)
 #   WIRELAB=/path/to/wirelab bench/report.sh   # use this binary (no cargo build)
 #
 # Environment (all optional):
 #   PCAP=bench/out/http-1m.pcap   the capture; if it does not exist, bench/analyze.sh makes it
 #                                 (CAPTURE_ONLY=1 SHAPES=conn; needs root, nginx, wrk, tcpdump)
+#   MTU=1500                      the conn capture with packets of at most MTU bytes
+#                                 (bench/out/http-1m-mtu1500.pcap; see MTU in bench/analyze.sh)
 #   RUNS=5                        timed runs of each command, in turn (A B A B ...)
 #   OUT_DIR=bench/out/report      where the report is written
 #
@@ -33,7 +36,7 @@ set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
 OUT="$BENCH_DIR/out"
-PCAP=${PCAP:-$OUT/http-1m.pcap}
+PCAP=${PCAP:-$OUT/http-1m${MTU:+-mtu$MTU}.pcap}
 RUNS=${RUNS:-5}
 OUT_DIR=${OUT_DIR:-$OUT/report}
 

@@ -16,6 +16,10 @@ pub fn report(a: ReportArgs) -> Result<u8> {
     use std::io::Write;
     use wirelab::render::report::{build, ReportRequest};
     let o = build(ReportRequest { input: a.input, compare: a.compare, out: a.out, png: a.png, stream: a.stream })?;
+    // The lesson is for the person (stderr); the paths are for scripts (stdout).
+    if let Some(l) = &o.lesson {
+        eprintln!("{l}");
+    }
     let mut out = std::io::stdout().lock();
     for p in o.pngs.iter().chain([&o.html]) {
         writeln!(out, "{}", p.display())?;

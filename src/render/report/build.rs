@@ -389,7 +389,9 @@ pub fn build(req: ReportRequest) -> Result<ReportOutput, ReportError> {
         }
         None => {
             let cols: Vec<(&str, &StepInfo)> = steps.iter().map(|(n, s)| (n.as_str(), *s)).collect();
-            (run.info.lesson.clone().or_else(|| lesson(&cols)), ab_table(&cols))
+            let d = &run.input;
+            let text = run.info.lesson.clone().or_else(|| lesson(&cols)).or_else(|| stats::capture_lesson(d.packets, d.conns.as_ref(), d.http.as_ref(), d.msgs.as_ref()));
+            (text, ab_table(&cols))
         }
     };
 

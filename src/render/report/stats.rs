@@ -323,6 +323,51 @@ pub fn timeline(conns: &Conns, http: Option<&Http>) -> PolarsResult<Option<Timel
     Ok(Some(TimelineData { title, note, bars }))
 }
 
+/// The lesson of a capture that compares nothing: what its connections carried, in one sentence
+/// with the numbers, e.g. "21,392 TCP connections (21,392 SYN, 42,784 FIN, 0 RST) carry 182,364
+/// HTTP requests: one connection carries 530 of them, and 20,976 carry one each, each paying a
+/// handshake." `None` without a connections table.
+pub fn capture_lesson(packets: Option<u64>, conns: Option<&Conns>, http: Option<&Http>, msgs: Option<&Msgs>) -> Option<String> {
+    use crate::render::summary::thousands as t;
+    let c = conns?;
+    let n = c.total as u64;
+    if n == 0 {
+        return Some(format!("{} packets and no TCP connection.", t(packets.unwrap_or(0))));
+    }
+    let ConnSums { syn, fin, rst, .. } = c.sums;
+    let mut out = format!("{} TCP connection{} ({} SYN, {} FIN, {} RST)", t(n), if n == 1 { "" } else { "s" }, t(syn as u64), t(fin as u64), t(rst as u64));
+    let reqs = http.map_or(0, |h| h.total as u64);
+    let ws = msgs.map_or(0, |m| m.total as u64);
+    let carry = if n == 1 { "carries" } else { "carry" };
+    let mut carried = vec![];
+    if reqs > 0 {
+        carried.push(format!("{} HTTP request{}", t(reqs), if reqs == 1 { "" } else { "s" }));
+    }
+    if ws > 0 {
+        carried.push(format!("{} WebSocket message{}", t(ws), if ws == 1 { "" } else { "s" }));
+    }
+    if carried.is_empty() {
+        out += &format!(" {carry} no HTTP or WebSocket message");
+    } else {
+        out += &format!(" {carry} {}", carried.join(" and "));
+    }
+    let PerConn { busiest, singles } = http.map(|h| h.per_conn).unwrap_or_default();
+    if busiest > 1 && singles > 1 {
+        out += &format!(": one connection carries {} of them, and {} carry one each, each paying a handshake", t(busiest as u64), t(singles as u64));
+    } else if n > 1 && reqs > 0 && reqs <= n + n / 5 {
+        out += ": about one per connection, each paying a handshake";
+    } else if n > 1 && reqs > 0 {
+        out += &format!(" ({:.1} per connection)", reqs as f64 / n as f64);
+    }
+    if let Some(m) = msgs.filter(|m| !m.echo.is_empty()) {
+        let mut e = m.echo.clone();
+        e.sort_by(f64::total_cmp);
+        out += &format!("; WebSocket echo round trip: median {:.3} ms", e[e.len() / 2]);
+    }
+    out.push('.');
+    Some(out)
+}
+
 /// One row per HTTP object, split into waiting, handshake, TTFB and transfer; capped at [`ROWS`].
 ///
 /// "Waiting for a connection" starts when the object could first be asked for: the end of the
@@ -459,6 +504,32 @@ pub fn overhead(groups: &[(String, ConnSums)]) -> PolarsResult<Option<GroupBars>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lesson_of_a_capture_says_what_its_connections_carried() {
+        let sums = |count: f64| ConnSums { count, syn: count, fin: 2.0 * count, rst: 0.0, packets: 0.0, bytes: 0.0, payload: 0.0 };
+        let conns = |n: usize| Conns { head: DataFrame::empty(), total: n, sums: sums(n as f64), full: None };
+        let http = |total: usize, busiest: usize, singles: usize| Http {
+            head: DataFrame::empty(),
+            total,
+            exchanges: DataFrame::empty(),
+            per_conn: PerConn { busiest, singles },
+            waterfall: DataFrame::empty(),
+            waterfall_conns: DataFrame::empty(),
+        };
+        let l = capture_lesson(None, Some(&conns(21_392)), Some(&http(182_364, 530, 20_976)), None).unwrap();
+        assert_eq!(l, "21,392 TCP connections (21,392 SYN, 42,784 FIN, 0 RST) carry 182,364 HTTP requests: one connection carries 530 of them, and 20,976 carry one each, each paying a handshake.");
+        let l = capture_lesson(None, Some(&conns(21)), Some(&http(21, 1, 21)), None).unwrap();
+        assert!(l.ends_with("carry 21 HTTP requests: about one per connection, each paying a handshake."), "{l}");
+        let l = capture_lesson(None, Some(&conns(4)), Some(&http(40, 10, 0)), None).unwrap();
+        assert!(l.ends_with("carry 40 HTTP requests (10.0 per connection)."), "{l}");
+        let msgs = Msgs { head: DataFrame::empty(), total: 12, echo: vec![0.5, 0.2, 0.3], echo_total: 3 };
+        let l = capture_lesson(None, Some(&conns(1)), Some(&http(1, 1, 1)), Some(&msgs)).unwrap();
+        assert_eq!(l, "1 TCP connection (1 SYN, 2 FIN, 0 RST) carries 1 HTTP request and 12 WebSocket messages; WebSocket echo round trip: median 0.300 ms.");
+        assert!(capture_lesson(None, Some(&conns(3)), None, None).unwrap().contains("carry no HTTP or WebSocket message."));
+        assert_eq!(capture_lesson(Some(32), Some(&conns(0)), None, None).unwrap(), "32 packets and no TCP connection.");
+        assert_eq!(capture_lesson(Some(32), None, None, None), None);
+    }
 
     #[test]
     fn arrow_labels() {
