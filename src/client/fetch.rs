@@ -140,6 +140,31 @@ pub fn referenced_objects(html: &str, base: &url::Url) -> Vec<String> {
 /// How long a client waits for the FIN of a server that said `Connection: close`.
 const SERVER_CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Connections whose server said `Connection: close`, each read to the server's FIN in the
+/// background, so the server still closes first (as with HTTP/1.0 clients) while the page load
+/// goes on. A response of known length is complete at its last byte, and that is all a client
+/// waits for: the FIN may lag it by a round trip (when the response filled the congestion window
+/// exactly, the FIN needs one more slot and waits for an ACK), which is TCP's close, not the
+/// page load. [`Closing::finish`] awaits them all, off the page-load clock.
+#[derive(Default)]
+struct Closing(Vec<tokio::task::JoinHandle<()>>);
+
+impl Closing {
+    fn add(&mut self, mut c: Conn) {
+        self.0.push(tokio::spawn(async move { c.linger(SERVER_CLOSE_WAIT).await }));
+    }
+
+    fn extend(&mut self, other: Closing) {
+        self.0.extend(other.0);
+    }
+
+    async fn finish(self) {
+        for h in self.0 {
+            let _ = h.await;
+        }
+    }
+}
+
 /// Runs the HTML parser and selector once, off the clock and off the wire, so that their
 /// one-time set-up is not charged to whichever measured page load comes first.
 pub fn warm_up() {
@@ -258,14 +283,15 @@ async fn over_one(
     clock: &Clock,
     conn: &mut Option<Conn>,
     opened: &mut u32,
+    closing: &mut Closing,
 ) -> Result<Vec<Object>, FetchError> {
     let mut results = vec![];
     let mut todo: VecDeque<String> = paths.iter().cloned().collect();
     while !todo.is_empty() {
         if conn.as_ref().is_none_or(|c| c.eof) {
-            // The server said it closes this one: read to its FIN, so that it closes first.
-            if let Some(mut old) = conn.take() {
-                old.linger(SERVER_CLOSE_WAIT).await;
+            // The server said it closes this one: it is read to its FIN, so that it closes first.
+            if let Some(old) = conn.take() {
+                closing.add(old);
             }
             *opened += 1;
             *conn = Some(Conn::open(addr, *opened).await?);
@@ -286,14 +312,13 @@ async fn over_one(
     Ok(results)
 }
 
-async fn non_persistent(addr: &str, host: &str, path: &str, ims: Option<String>, clock: &Clock, number: u32) -> Result<Object, FetchError> {
+async fn non_persistent(addr: &str, host: &str, path: &str, ims: Option<String>, clock: &Clock, number: u32, closing: &mut Closing) -> Result<Object, FetchError> {
     let mut c = Conn::open(addr, number).await?;
     c.send(&[request(path, host, true, ims.as_deref())], clock).await?;
     let got = c.recv(1, clock).await?;
     let t = got.into_iter().next().ok_or_else(|| FetchError::Protocol(format!("no response for {path}")))?;
-    // `Connection: close`: read to the server's FIN (it follows the response at once), so the
-    // server closes first, as HTTP/1.0 clients do.
-    c.linger(SERVER_CLOSE_WAIT).await;
+    // `Connection: close`: the server closes first; its FIN is read in the background.
+    closing.add(c);
     Ok(object(path, &t, number))
 }
 
@@ -332,6 +357,7 @@ pub async fn fetch_page_lingering(url: &str, mode: Mode, previous: Option<&PageR
     };
     let mut opened = 0u32;
     let mut conn: Option<Conn> = None;
+    let mut closing = Closing::default();
     // The base page first: its HTML says what else to fetch.
     let (base_obj, html) = match mode {
         Mode::Persistent | Mode::Pipelined => {
@@ -354,8 +380,9 @@ pub async fn fetch_page_lingering(url: &str, mode: Mode, previous: Option<&PageR
             c.http = HttpConn::new(opened, true).without_notes().keep_text(usize::MAX);
             c.send(&[request(&base_path, &host_hdr, true, ims(&base_path).as_deref())], &clock).await?;
             let t = c.recv(1, &clock).await?.into_iter().next().ok_or_else(|| FetchError::Protocol("no response for the base page".into()))?;
-            c.linger(SERVER_CLOSE_WAIT).await;
-            (object(&base_path, &t, opened), String::from_utf8_lossy(&t.response_body).into_owned())
+            let base = (object(&base_path, &t, opened), String::from_utf8_lossy(&t.response_body).into_owned());
+            closing.add(c);
+            base
         }
     };
     // On a conditional reload the base page may come back 304 with no body: reuse the list.
@@ -364,12 +391,12 @@ pub async fn fetch_page_lingering(url: &str, mode: Mode, previous: Option<&PageR
         _ => referenced_objects(&html, &base),
     };
     let mut objects = match mode {
-        Mode::Persistent | Mode::Pipelined => over_one(&addr, &host_hdr, &paths, mode == Mode::Pipelined, &ims, &clock, &mut conn, &mut opened).await?,
+        Mode::Persistent | Mode::Pipelined => over_one(&addr, &host_hdr, &paths, mode == Mode::Pipelined, &ims, &clock, &mut conn, &mut opened, &mut closing).await?,
         Mode::NonPersistent => {
             let mut v = vec![];
             for p in &paths {
                 opened += 1;
-                v.push(non_persistent(&addr, &host_hdr, p, ims(p), &clock, opened).await?);
+                v.push(non_persistent(&addr, &host_hdr, p, ims(p), &clock, opened, &mut closing).await?);
             }
             v
         }
@@ -383,28 +410,32 @@ pub async fn fetch_page_lingering(url: &str, mode: Mode, previous: Option<&PageR
                 let (queue, counter, clock, lm) = (queue.clone(), counter.clone(), clock.clone(), lm.clone());
                 let (addr, host_hdr) = (addr.clone(), host_hdr.clone());
                 tasks.push(tokio::spawn(async move {
-                    let mut got = vec![];
+                    let (mut got, mut closing) = (vec![], Closing::default());
                     loop {
                         let Some(p) = queue.lock().await.pop_front() else { break };
                         let number = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-                        got.push(non_persistent(&addr, &host_hdr, &p, lm.get(&p).cloned(), &clock, number).await?);
+                        got.push(non_persistent(&addr, &host_hdr, &p, lm.get(&p).cloned(), &clock, number, &mut closing).await?);
                     }
-                    Ok::<_, FetchError>(got)
+                    Ok::<_, FetchError>((got, closing))
                 }));
             }
             let mut v = vec![];
             for t in tasks {
-                v.extend(t.await.map_err(|e| FetchError::Protocol(format!("a fetch task failed: {e}")))??);
+                let (got, c) = t.await.map_err(|e| FetchError::Protocol(format!("a fetch task failed: {e}")))??;
+                v.extend(got);
+                closing.extend(c);
             }
             opened = counter.load(std::sync::atomic::Ordering::SeqCst);
             let order: std::collections::HashMap<&String, usize> = paths.iter().enumerate().map(|(i, p)| (p, i)).collect();
             v.sort_by_key(|o| order.get(&o.path).copied().unwrap_or(usize::MAX));
             let total_ms = Clock(clock.0).ms();
+            closing.finish().await;
             let bytes = base_obj.bytes + v.iter().map(|o| o.bytes).sum::<u64>();
             return Ok(PageReport { url: url.into(), mode, conditional: previous.is_some(), base: base_obj, objects: v, connections_opened: opened, bytes, total_ms });
         }
     };
     let total_ms = clock.ms();
+    closing.finish().await;
     // Close politely: a FIN after the last response. Lingering, leave the connection idle
     // first, until the server closes it (its keep-alive timeout) or the time is up.
     if let Some(mut c) = conn.take() {
