@@ -153,21 +153,10 @@ fn an_arbitrary_capture_gives_a_report_with_charts() {
     assert!(text.contains("wirelab analyze CAPTURE --export DIR"), "the report says how to get the full tables");
     // The lesson of a capture that compares nothing: what its connections carried, with the
     // counts tshark gives, at the top of the page and on the terminal.
-    let tshark_count = |filter: &str| {
-        let o = Command::new("tshark").args(["-r", corpus().join("example.pcap").to_str().unwrap(), "-Y", filter]).stderr(std::process::Stdio::null()).output().unwrap();
-        String::from_utf8_lossy(&o.stdout).lines().count()
-    };
-    let streams = Command::new("tshark").args(["-r", corpus().join("example.pcap").to_str().unwrap(), "-T", "fields", "-e", "tcp.stream"]).output().unwrap();
-    let streams: std::collections::BTreeSet<&str> = std::str::from_utf8(&streams.stdout).unwrap().lines().filter(|l| !l.is_empty()).collect();
     // tshark needs out-of-order reassembly to find every request here (see tests/tshark_oracle.rs).
     let requests: u64 = tshark_app_counts(&corpus().join("example.pcap"), &["tcp.reassemble_out_of_order:TRUE"]).0.values().sum();
-    let expect = format!(
-        "{} TCP connections ({} SYN, {} FIN, {} RST) carry {requests} HTTP requests",
-        streams.len(),
-        tshark_count("tcp.flags.syn == 1 && tcp.flags.ack == 0"),
-        tshark_count("tcp.flags.fin == 1"),
-        tshark_count("tcp.flags.reset == 1")
-    );
+    let [connections, syn, _, fin, rst, ..] = tshark_tcp_counts(&corpus().join("example.pcap"));
+    let expect = format!("{connections} TCP connections ({syn} SYN, {fin} FIN, {rst} RST) carry {requests} HTTP requests");
     let lesson = text.split("<p class=\"lesson\">").nth(1).and_then(|l| l.split("</p>").next()).expect("a lesson on the page");
     assert!(lesson.starts_with(&expect), "{lesson:?} against tshark's {expect:?}");
     assert!(String::from_utf8_lossy(&o.stderr).contains(lesson), "the lesson is printed too: {o:?}");

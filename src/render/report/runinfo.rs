@@ -335,7 +335,8 @@ impl AbTable {
     }
 }
 
-fn plural(n: f64, one: &str, many: &str) -> String {
+/// "1 connection", "21 connections": the count with thousands separators, and its noun.
+pub(super) fn plural(n: f64, one: &str, many: &str) -> String {
     let n = n.round() as u64;
     format!("{} {}", crate::render::summary::thousands(n), if n == 1 { one } else { many })
 }

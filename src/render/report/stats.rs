@@ -5,6 +5,7 @@ use std::path::Path;
 use polars::prelude::*;
 
 use super::input::{ConnSums, Conns, FlowRows, Http, IoBins, Msgs, PerConn, TseqPoints};
+use super::runinfo::plural;
 use crate::render::charts::{
     clip, nice_step, ArrowKind, CdfData, CdfSeries, ConnBar, FlowArrow, FlowData, GroupBars, IoData, IoSeries, Panel, TimelineData, TseqData, WaterfallData, WaterfallRow,
 };
@@ -307,20 +308,44 @@ pub fn timeline(conns: &Conns, http: Option<&Http>) -> PolarsResult<Option<Timel
         });
     }
     let reqs = http.map(|h| h.total).unwrap_or(0);
-    let PerConn { busiest, singles } = http.map(|h| h.per_conn).unwrap_or_default();
-    let title = if busiest > 1 && singles > 1 {
-        format!("Connection timeline: one connection carries {busiest} requests; {singles} others carry one each, each paying a handshake")
-    } else if total == 1 {
-        format!("Connection timeline: one connection carries all {reqs} request(s)")
-    } else if reqs > 0 && reqs <= total + total / 5 {
-        format!("Connection timeline: {total} connections for {reqs} requests — about one each, each paying a handshake")
-    } else if reqs > 0 {
-        format!("Connection timeline: {total} connections carry {reqs} requests ({:.1} per connection)", reqs as f64 / total as f64)
-    } else {
-        format!("Connection timeline: {total} TCP connections")
+    let title = match spread(total, reqs, http) {
+        Spread::Busy { busiest, singles } => format!("Connection timeline: one connection carries {busiest} requests; {singles} others carry one each, each paying a handshake"),
+        Spread::One => format!("Connection timeline: one connection carries all {reqs} request(s)"),
+        Spread::AboutOneEach => format!("Connection timeline: {total} connections for {reqs} requests — about one each, each paying a handshake"),
+        Spread::Average(a) => format!("Connection timeline: {total} connections carry {reqs} requests ({a:.1} per connection)"),
+        Spread::NoRequests => format!("Connection timeline: {total} TCP connections"),
     };
     let note = if total > ROWS { format!("the first {ROWS} of {total} connections") } else { String::new() };
     Ok(Some(TimelineData { title, note, bars }))
+}
+
+/// How a capture's HTTP requests spread over its connections: the rule that the connection
+/// timeline's title and the capture's lesson both put in words.
+enum Spread {
+    /// One connection carries many requests, and several others one each.
+    Busy { busiest: usize, singles: usize },
+    /// One connection in all.
+    One,
+    /// About one request per connection: each pays a handshake.
+    AboutOneEach,
+    /// Requests per connection, on average.
+    Average(f64),
+    NoRequests,
+}
+
+fn spread(conns: usize, reqs: usize, http: Option<&Http>) -> Spread {
+    let PerConn { busiest, singles } = http.map(|h| h.per_conn).unwrap_or_default();
+    if busiest > 1 && singles > 1 {
+        Spread::Busy { busiest, singles }
+    } else if conns == 1 {
+        Spread::One
+    } else if reqs > 0 && reqs <= conns + conns / 5 {
+        Spread::AboutOneEach
+    } else if reqs > 0 {
+        Spread::Average(reqs as f64 / conns as f64)
+    } else {
+        Spread::NoRequests
+    }
 }
 
 /// The lesson of a capture that compares nothing: what its connections carried, in one sentence
@@ -335,29 +360,27 @@ pub fn capture_lesson(packets: Option<u64>, conns: Option<&Conns>, http: Option<
         return Some(format!("{} packets and no TCP connection.", t(packets.unwrap_or(0))));
     }
     let ConnSums { syn, fin, rst, .. } = c.sums;
-    let mut out = format!("{} TCP connection{} ({} SYN, {} FIN, {} RST)", t(n), if n == 1 { "" } else { "s" }, t(syn as u64), t(fin as u64), t(rst as u64));
-    let reqs = http.map_or(0, |h| h.total as u64);
-    let ws = msgs.map_or(0, |m| m.total as u64);
+    let mut out = format!("{} ({} SYN, {} FIN, {} RST)", plural(n as f64, "TCP connection", "TCP connections"), t(syn as u64), t(fin as u64), t(rst as u64));
+    let reqs = http.map_or(0, |h| h.total);
+    let ws = msgs.map_or(0, |m| m.total);
     let carry = if n == 1 { "carries" } else { "carry" };
     let mut carried = vec![];
     if reqs > 0 {
-        carried.push(format!("{} HTTP request{}", t(reqs), if reqs == 1 { "" } else { "s" }));
+        carried.push(plural(reqs as f64, "HTTP request", "HTTP requests"));
     }
     if ws > 0 {
-        carried.push(format!("{} WebSocket message{}", t(ws), if ws == 1 { "" } else { "s" }));
+        carried.push(plural(ws as f64, "WebSocket message", "WebSocket messages"));
     }
     if carried.is_empty() {
         out += &format!(" {carry} no HTTP or WebSocket message");
     } else {
         out += &format!(" {carry} {}", carried.join(" and "));
     }
-    let PerConn { busiest, singles } = http.map(|h| h.per_conn).unwrap_or_default();
-    if busiest > 1 && singles > 1 {
-        out += &format!(": one connection carries {} of them, and {} carry one each, each paying a handshake", t(busiest as u64), t(singles as u64));
-    } else if n > 1 && reqs > 0 && reqs <= n + n / 5 {
-        out += ": about one per connection, each paying a handshake";
-    } else if n > 1 && reqs > 0 {
-        out += &format!(" ({:.1} per connection)", reqs as f64 / n as f64);
+    match spread(c.total, reqs, http) {
+        Spread::Busy { busiest, singles } => out += &format!(": one connection carries {} of them, and {} carry one each, each paying a handshake", t(busiest as u64), t(singles as u64)),
+        Spread::AboutOneEach => out += ": about one per connection, each paying a handshake",
+        Spread::Average(a) => out += &format!(" ({a:.1} per connection)"),
+        Spread::One | Spread::NoRequests => {}
     }
     if let Some(m) = msgs.filter(|m| !m.echo.is_empty()) {
         let mut e = m.echo.clone();
